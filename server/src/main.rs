@@ -1,0 +1,35 @@
+//! `livestate-server`: parses flags, sets up logging and runs the gateway until Ctrl-C/SIGTERM.
+
+use clap::Parser;
+use livestate_server::{serve, Config, Hub};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "livestate_server=info".into()))
+        .init();
+    let config = Config::parse();
+    let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port)).await?;
+    tracing::info!("livestate gateway on http://{} (WebSocket at {})", listener.local_addr()?, config.path);
+    serve(listener, config, Hub::default(), shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,299 @@
+//! Native tests of the connection state machine: status transitions, retries, heartbeats.
+
+use super::*;
+use crate::core::router::Scope;
+use ConnectionStatus::*;
+
+fn machine(max_attempts: Option<u32>) -> Connection {
+    let config = Config { max_attempts, heartbeat_timeout_ms: Some(3000.0), ..Config::default() };
+    Connection::new(config, 1)
+}
+
+fn step(c: &mut Connection, input: Input<'_>, now: f64) -> Vec<Action> {
+    let mut out = Vec::new();
+    c.handle(input, now, &mut out);
+    out
+}
+
+fn statuses(actions: &[Action]) -> Vec<ConnectionStatus> {
+    actions.iter().filter_map(|a| if let Action::Status(s) = a { Some(*s) } else { None }).collect()
+}
+
+fn retry_delay(actions: &[Action]) -> Option<f64> {
+    actions.iter().find_map(|a| if let Action::StartTimer(Timer::Retry, d) = a { Some(*d) } else { None })
+}
+
+/// Drives connect -> open -> welcome and returns the socket generation.
+fn connect(c: &mut Connection, now: f64) -> u32 {
+    let out = step(c, Input::Connect, now);
+    let gen = c.socket().expect("a socket is being opened");
+    assert!(out.contains(&Action::Open { gen }));
+    step(c, Input::Opened { gen }, now);
+    step(c, Input::Welcome { gen, heartbeat_ms: 1000.0 }, now);
+    gen
+}
+
+#[test]
+fn a_new_client_is_disconnected_and_connect_reports_reconnecting_then_connected() {
+    let mut c = machine(Some(5));
+    assert_eq!(c.status(), Disconnected);
+    let out = step(&mut c, Input::Connect, 0.0);
+    assert_eq!(statuses(&out), [Reconnecting]);
+    let gen = c.socket().unwrap();
+    assert_eq!(step(&mut c, Input::Opened { gen }, 1.0), [Action::Send(Outgoing::Auth)]);
+    let out = step(&mut c, Input::Welcome { gen, heartbeat_ms: 1000.0 }, 2.0);
+    assert_eq!(statuses(&out), [Connected]);
+    assert!(c.is_connected());
+}
+
+#[test]
+fn connect_while_connected_does_nothing() {
+    let mut c = machine(Some(5));
+    connect(&mut c, 0.0);
+    assert!(step(&mut c, Input::Connect, 1.0).is_empty());
+}
+
+#[test]
+fn an_unexpected_close_schedules_a_retry_with_backoff_and_the_retry_opens_a_new_socket() {
+    let mut c = machine(Some(5));
+    let gen = connect(&mut c, 0.0);
+    let out = step(&mut c, Input::Closed { gen, code: 1006, reason: "" }, 10.0);
+    assert_eq!(statuses(&out), [Reconnecting]);
+    assert!(out.contains(&Action::Close { gen }));
+    let delay = retry_delay(&out).expect("retry timer");
+    assert!((500.0..=1000.0).contains(&delay), "first retry waits 0.5-1 s, got {delay}");
+    let out = step(&mut c, Input::Fired(Timer::Retry), 10.0 + delay);
+    assert!(out.contains(&Action::Open { gen: gen + 1 }));
+}
+
+#[test]
+fn the_attempt_counter_resets_after_a_successful_connect() {
+    let mut c = machine(Some(5));
+    let mut gen = connect(&mut c, 0.0);
+    for _ in 0..3 {
+        step(&mut c, Input::Closed { gen, code: 1006, reason: "" }, 0.0);
+        step(&mut c, Input::Fired(Timer::Retry), 0.0);
+        gen = c.socket().unwrap();
+    }
+    assert_eq!(c.attempts(), 3);
+    step(&mut c, Input::Opened { gen }, 0.0);
+    step(&mut c, Input::Welcome { gen, heartbeat_ms: 1000.0 }, 0.0);
+    assert_eq!(c.attempts(), 0);
+    let out = step(&mut c, Input::Closed { gen, code: 1006, reason: "" }, 0.0);
+    assert!(retry_delay(&out).unwrap() <= 1000.0, "back to the first, shortest delay");
+}
+
+#[test]
+fn after_max_attempts_failed_retries_the_status_is_disconnected_with_a_reason() {
+    let mut c = machine(Some(2));
+    let mut gen = connect(&mut c, 0.0);
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let out = step(&mut c, Input::Closed { gen, code: 1006, reason: "" }, 0.0);
+        seen.extend(statuses(&out));
+        if c.status() == Disconnected {
+            break;
+        }
+        step(&mut c, Input::Fired(Timer::Retry), 0.0);
+        gen = c.socket().unwrap();
+    }
+    assert_eq!(seen, [Reconnecting, Disconnected]);
+    assert_eq!(c.reason(), Some(&StopReason::MaxAttempts { attempts: 2 }));
+    assert!(step(&mut c, Input::Fired(Timer::Retry), 0.0).is_empty(), "nothing more is tried");
+}
+
+#[test]
+fn unlimited_attempts_keep_retrying() {
+    let mut c = machine(None);
+    let mut gen = connect(&mut c, 0.0);
+    for _ in 0..200 {
+        let out = step(&mut c, Input::Closed { gen, code: 1006, reason: "" }, 0.0);
+        assert!(retry_delay(&out).unwrap() <= 20_000.0);
+        step(&mut c, Input::Fired(Timer::Retry), 0.0);
+        gen = c.socket().unwrap();
+    }
+    assert_eq!(c.status(), Reconnecting);
+}
+
+#[test]
+fn auth_and_policy_close_codes_stop_reconnecting() {
+    for code in [codes::UNAUTHORIZED, codes::POLICY, codes::FORBIDDEN] {
+        let mut c = machine(Some(5));
+        let gen = connect(&mut c, 0.0);
+        let out = step(&mut c, Input::Closed { gen, code, reason: "token expired" }, 0.0);
+        assert_eq!(statuses(&out), [Disconnected]);
+        assert_eq!(retry_delay(&out), None);
+        assert_eq!(c.reason(), Some(&StopReason::Rejected { code, reason: "token expired".into() }));
+    }
+}
+
+#[test]
+fn disconnect_closes_the_socket_cancels_timers_and_never_reconnects() {
+    let mut c = machine(Some(5));
+    let gen = connect(&mut c, 0.0);
+    c.subscribe("rbac", Scope::Feature, &mut Vec::new());
+    let out = step(&mut c, Input::Disconnect, 0.0);
+    assert!(out.contains(&Action::Close { gen }));
+    assert!(out.contains(&Action::StopTimer(Timer::Retry)));
+    assert!(out.contains(&Action::StopTimer(Timer::Heartbeat)));
+    assert_eq!(c.reason(), Some(&StopReason::Client));
+    assert!(c.router().features().is_empty(), "subscriptions are cleared");
+    // The old socket's close event arrives later and changes nothing.
+    assert!(step(&mut c, Input::Closed { gen, code: 1000, reason: "" }, 0.0).is_empty());
+    assert!(step(&mut c, Input::Fired(Timer::Retry), 0.0).is_empty());
+    assert_eq!(c.status(), Disconnected);
+}
+
+#[test]
+fn disconnect_while_waiting_to_retry_cancels_the_retry() {
+    let mut c = machine(Some(5));
+    let gen = connect(&mut c, 0.0);
+    step(&mut c, Input::Closed { gen, code: 1006, reason: "" }, 0.0);
+    let out = step(&mut c, Input::Disconnect, 0.0);
+    assert!(out.contains(&Action::StopTimer(Timer::Retry)));
+    assert_eq!(statuses(&out), [Disconnected]);
+}
+
+#[test]
+fn callbacks_from_a_replaced_socket_are_ignored() {
+    let mut c = machine(Some(5));
+    let old = connect(&mut c, 0.0);
+    step(&mut c, Input::Closed { gen: old, code: 1006, reason: "" }, 0.0);
+    step(&mut c, Input::Fired(Timer::Retry), 0.0);
+    let new = c.socket().unwrap();
+    assert_ne!(old, new);
+    assert!(step(&mut c, Input::Opened { gen: old }, 0.0).is_empty());
+    assert!(step(&mut c, Input::Welcome { gen: old, heartbeat_ms: 1.0 }, 0.0).is_empty());
+    assert!(step(&mut c, Input::Closed { gen: old, code: 1006, reason: "" }, 0.0).is_empty());
+    assert_eq!(c.socket(), Some(new));
+}
+
+#[test]
+fn silence_longer_than_the_heartbeat_timeout_reconnects() {
+    let mut c = machine(Some(5)); // timeout 3000 ms
+    let gen = connect(&mut c, 0.0);
+    step(&mut c, Input::Activity { gen }, 2000.0);
+    // The check at 3000 finds only 1000 ms of silence and re-arms for the rest.
+    let out = step(&mut c, Input::Fired(Timer::Heartbeat), 3000.0);
+    assert_eq!(out, [Action::StartTimer(Timer::Heartbeat, 2000.0)]);
+    let out = step(&mut c, Input::Fired(Timer::Heartbeat), 5000.0);
+    assert!(out.contains(&Action::Close { gen }));
+    assert_eq!(statuses(&out), [Reconnecting]);
+}
+
+#[test]
+fn heartbeats_are_answered_with_pong_and_keep_the_connection_alive() {
+    let mut c = machine(Some(5));
+    let gen = connect(&mut c, 0.0);
+    assert_eq!(step(&mut c, Input::Heartbeat { gen }, 2500.0), [Action::Send(Outgoing::Pong)]);
+    let out = step(&mut c, Input::Fired(Timer::Heartbeat), 3000.0);
+    assert_eq!(out, [Action::StartTimer(Timer::Heartbeat, 2500.0)]);
+}
+
+#[test]
+fn the_heartbeat_timeout_defaults_to_one_and_a_half_gateway_intervals_plus_a_second() {
+    let mut c = Connection::new(Config::default(), 1);
+    step(&mut c, Input::Connect, 0.0);
+    let gen = c.socket().unwrap();
+    step(&mut c, Input::Opened { gen }, 0.0);
+    let out = step(&mut c, Input::Welcome { gen, heartbeat_ms: 30_000.0 }, 0.0);
+    assert!(out.contains(&Action::StartTimer(Timer::Heartbeat, 46_000.0)));
+}
+
+#[test]
+fn a_gateway_that_never_welcomes_us_times_out_and_is_retried() {
+    let mut c = machine(Some(5));
+    let out = step(&mut c, Input::Connect, 0.0);
+    assert!(out.contains(&Action::StartTimer(Timer::Connect, 10_000.0)));
+    let gen = c.socket().unwrap();
+    let out = step(&mut c, Input::Fired(Timer::Connect), 10_000.0);
+    assert!(out.contains(&Action::Close { gen }));
+    assert!(retry_delay(&out).is_some());
+}
+
+#[test]
+fn going_online_while_waiting_reconnects_at_once() {
+    let mut c = machine(Some(5));
+    let gen = connect(&mut c, 0.0);
+    step(&mut c, Input::Closed { gen, code: 1006, reason: "" }, 0.0);
+    let out = step(&mut c, Input::Online, 1.0);
+    assert!(out.contains(&Action::StopTimer(Timer::Retry)));
+    assert!(out.contains(&Action::Open { gen: gen + 1 }));
+}
+
+#[test]
+fn going_online_revives_a_client_that_gave_up_but_not_one_that_was_disconnected_on_purpose() {
+    let mut c = machine(Some(0));
+    let gen = connect(&mut c, 0.0);
+    step(&mut c, Input::Closed { gen, code: 1006, reason: "" }, 0.0);
+    assert_eq!(c.status(), Disconnected);
+    assert!(step(&mut c, Input::Online, 0.0).iter().any(|a| matches!(a, Action::Open { .. })));
+
+    let mut c = machine(Some(5));
+    connect(&mut c, 0.0);
+    step(&mut c, Input::Disconnect, 0.0);
+    assert!(step(&mut c, Input::Online, 0.0).is_empty());
+
+    let mut c = machine(Some(5));
+    assert!(step(&mut c, Input::Online, 0.0).is_empty(), "never connected: stays put");
+}
+
+#[test]
+fn subscriptions_are_sent_once_per_feature_and_resent_after_every_reconnect() {
+    let mut c = machine(Some(5));
+    let mut out = Vec::new();
+    let a = c.subscribe("rbac", Scope::Feature, &mut out);
+    assert!(out.is_empty(), "nothing to send before a socket is open");
+    let gen = connect(&mut c, 0.0);
+
+    let mut out = Vec::new();
+    let b = c.subscribe("rbac", Scope::Entity("role".into()), &mut out);
+    let u = c.subscribe("users", Scope::Feature, &mut out);
+    assert_eq!(out, [Action::Send(Outgoing::Subscribe(vec!["users".into()]))]);
+
+    step(&mut c, Input::Closed { gen, code: 1006, reason: "" }, 0.0);
+    step(&mut c, Input::Fired(Timer::Retry), 0.0);
+    let gen = c.socket().unwrap();
+    let out = step(&mut c, Input::Opened { gen }, 0.0);
+    assert_eq!(
+        out,
+        [Action::Send(Outgoing::Auth), Action::Send(Outgoing::Subscribe(vec!["rbac".into(), "users".into()]))]
+    );
+
+    let mut out = Vec::new();
+    c.unsubscribe(a, &mut out);
+    c.unsubscribe(u, &mut out);
+    c.unsubscribe(b, &mut out);
+    assert_eq!(
+        out,
+        [Action::Send(Outgoing::Unsubscribe(vec!["users".into()])), Action::Send(Outgoing::Unsubscribe(vec!["rbac".into()]))]
+    );
+}
+
+#[test]
+fn pinned_features_are_subscribed_on_every_connect() {
+    let mut c = machine(Some(5));
+    c.pin("orders", &mut Vec::new());
+    step(&mut c, Input::Connect, 0.0);
+    let gen = c.socket().unwrap();
+    let out = step(&mut c, Input::Opened { gen }, 0.0);
+    assert!(out.contains(&Action::Send(Outgoing::Subscribe(vec!["orders".into()]))));
+}
+
+#[test]
+fn the_same_seed_gives_the_same_retry_delays() {
+    let delays = |seed| {
+        let mut c = Connection::new(Config { max_attempts: None, ..Config::default() }, seed);
+        let mut gen = connect(&mut c, 0.0);
+        (0..10)
+            .map(|_| {
+                let d = retry_delay(&step(&mut c, Input::Closed { gen, code: 1006, reason: "" }, 0.0)).unwrap();
+                step(&mut c, Input::Fired(Timer::Retry), 0.0);
+                gen = c.socket().unwrap();
+                d
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(delays(9), delays(9));
+    assert_ne!(delays(9), delays(10));
+}

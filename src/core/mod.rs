@@ -1,0 +1,6 @@
+//! The pure core: decisions in plain Rust, no browser APIs, driven natively by `cargo test`.
+
+pub mod backoff;
+pub mod connection;
+pub mod rng;
+pub mod router;

@@ -1,0 +1,201 @@
+//! Wire protocol shared by the browser client and the gateway: frames, priorities, codes.
+//!
+//! Every frame is one JSON text message with a `type` tag. docs/protocol.md is the prose
+//! reference; these types are the source of truth, and the gateway serialises exactly them.
+//! The event's `data` is generic so each side keeps its own JSON representation (a
+//! `serde_json` value on the gateway, a live JavaScript value in the browser) without a copy.
+
+pub mod codes;
+
+use serde::{Deserialize, Serialize};
+#[cfg(target_arch = "wasm32")]
+use tsify::Tsify;
+
+/// Longest feature, entity or action name accepted, in bytes.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// How urgent an event is. The gateway drops `low` events first when a client falls behind.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    /// May be dropped for a slow client (which is then told it has a gap).
+    Low,
+    /// The default.
+    #[default]
+    Normal,
+    /// Assignments, revocations and the like.
+    High,
+    /// Never dropped; a client that cannot keep up is disconnected instead.
+    Critical,
+}
+
+/// Filled in by the gateway for every event; publishers cannot forge it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct Meta {
+    /// When the gateway accepted the event (RFC 3339).
+    pub timestamp: String,
+    /// Who published it: a user id, or `system` for backends.
+    pub user_id: String,
+    /// The publisher's session or connection id.
+    pub session_id: String,
+    /// The version of the feature's event schema.
+    pub feature_version: String,
+    /// How urgent the event is.
+    pub priority: Priority,
+}
+
+/// An event as every subscriber receives it: the seed's `WebSocketMessage`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+pub struct WebSocketMessage<D> {
+    /// The feature, e.g. `rbac`.
+    pub feature: String,
+    /// The entity within the feature, e.g. `role`.
+    pub entity: String,
+    /// What happened, e.g. `created`.
+    pub action: String,
+    /// The payload, as the publisher sent it.
+    pub data: D,
+    /// Added by the gateway.
+    pub meta: Meta,
+}
+
+/// An event as a publisher hands it in: no meta, the gateway adds it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+#[serde(deny_unknown_fields)]
+pub struct OutgoingEvent<D> {
+    /// The feature, e.g. `rbac`.
+    pub feature: String,
+    /// The entity within the feature, e.g. `role`.
+    pub entity: String,
+    /// What happened, e.g. `created`.
+    pub action: String,
+    /// The payload: any JSON value (`null` if there is none).
+    pub data: D,
+    /// Defaults to `normal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+}
+
+/// Sent by the gateway once a connection is accepted; the client is `connected` from here.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Welcome {
+    /// The gateway's id for this connection.
+    pub connection_id: String,
+    /// How often the gateway sends `heartbeat` frames, in milliseconds.
+    pub heartbeat: u32,
+}
+
+/// An error the gateway reports without closing the connection.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ErrorFrame {
+    /// One of [`codes::error`].
+    pub code: String,
+    /// Human-readable reason.
+    pub message: String,
+    /// The feature the error is about, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature: Option<String>,
+}
+
+/// Frames the gateway sends.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ServerFrame<D> {
+    /// The connection is accepted.
+    Welcome(Welcome),
+    /// An event for a subscribed feature.
+    Event(WebSocketMessage<D>),
+    /// Liveness signal; the client answers with `pong`.
+    Heartbeat,
+    /// Acknowledges a `subscribe`.
+    Subscribed {
+        /// Features now subscribed.
+        features: Vec<String>,
+    },
+    /// Acknowledges an `unsubscribe`.
+    Unsubscribed {
+        /// Features no longer subscribed.
+        features: Vec<String>,
+    },
+    /// Something the client sent was refused; the connection stays open.
+    Error(ErrorFrame),
+}
+
+/// Frames the client sends.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
+pub enum ClientFrame<D> {
+    /// Credentials, sent first so tokens stay out of URLs and logs.
+    Auth {
+        /// The bearer token.
+        token: String,
+    },
+    /// Start receiving these features' events.
+    Subscribe {
+        /// Feature names.
+        features: Vec<String>,
+    },
+    /// Stop receiving these features' events.
+    Unsubscribe {
+        /// Feature names.
+        features: Vec<String>,
+    },
+    /// Publish an event to a feature's subscribers (when the gateway allows it).
+    Publish(OutgoingEvent<D>),
+    /// Answer to `heartbeat`.
+    Pong,
+    /// Test-only: the gateway forwards `raw` verbatim to `feature`'s subscribers when started
+    /// with `--test-relay-raw`; otherwise refused. Lets tests inject malformed frames.
+    Relay {
+        /// Whose subscribers receive it.
+        feature: String,
+        /// The exact text to forward.
+        raw: String,
+    },
+}
+
+/// Checks a feature, entity or action name: 1..=64 bytes of `[a-z0-9_-]`.
+pub fn validate_name(field: &'static str, name: &str) -> Result<(), NameError> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(NameError { field })
+    }
+}
+
+/// A feature, entity or action name is empty, too long or has characters outside `[a-z0-9_-]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameError {
+    /// `feature`, `entity` or `action`.
+    pub field: &'static str,
+}
+
+impl std::fmt::Display for NameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} must be 1 to {MAX_NAME_LEN} characters of a-z, 0-9, '_' or '-'", self.field)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_accept_the_seed_features_and_refuse_empty_upper_case_or_dotted_ones() {
+        for n in ["rbac", "user_role", "stock_changed", "a-b", "v2"] {
+            assert_eq!(validate_name("feature", n), Ok(()));
+        }
+        for n in ["", "Rbac", "rbac.role", "a b", &"x".repeat(65)] {
+            assert_eq!(validate_name("entity", n), Err(NameError { field: "entity" }));
+        }
+    }
+}
