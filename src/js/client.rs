@@ -1,0 +1,531 @@
+//! `RealtimeClient`: the JavaScript face of the connection core. It feeds browser events into
+//! the core, performs the actions that come out, and calls JS callbacks only after releasing
+//! its own state, so a callback may call back into the client (unsubscribe, disconnect).
+
+use super::decode::{self, Frame, RawFrame};
+use super::errors::{describe, ErrorCode, LivestateError, RealtimeErrorEvent};
+use super::options::{self, TokenSource};
+use crate::core::connection::{Action, Connection, ConnectionStatus, Input, Outgoing};
+use crate::core::router::{Scope, SubId};
+use crate::protocol::{validate_name, ClientFrame, OutgoingEvent};
+use crate::web::{now, EventListener, Socket, SocketEvent};
+use gloo_timers::callback::Timeout;
+use js_sys::{Function, Promise};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::{Rc, Weak};
+use tsify::Tsify;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+/// Counters the app can read with `stats()`; nothing is dropped without one of these moving.
+#[derive(Tsify, Serialize, Default, Clone, Copy)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientStats {
+    /// Frames received from the gateway, valid or not.
+    pub frames_received: u32,
+    /// Events that reached at least one callback.
+    pub events_delivered: u32,
+    /// Frames dropped as not JSON or not a valid message (each also reported to `onError`).
+    pub invalid_frames: u32,
+    /// Subscriber callbacks that threw (each also reported to `onError`).
+    pub callback_errors: u32,
+    /// Successful connects, the first one included.
+    pub connects: u32,
+}
+
+/// A JS value carried through serde untouched (the event's `data`).
+struct JsData(JsValue);
+impl Serialize for JsData {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serde_wasm_bindgen::preserve::serialize(&self.0, s)
+    }
+}
+impl<'de> Deserialize<'de> for JsData {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde_wasm_bindgen::preserve::deserialize(d).map(JsData)
+    }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = JSON, js_name = stringify)]
+    fn json_stringify(v: &JsValue) -> String;
+}
+
+#[wasm_bindgen(inline_js = "export function unsubscriber(h) { return () => { if (h) { h.remove(); h.free(); h = undefined; } }; }")]
+extern "C" {
+    fn unsubscriber(handle: ListenerHandle) -> Function;
+}
+
+type Shared = Rc<RefCell<Inner>>;
+
+/// Things to tell JS listeners once the state borrow is released.
+enum Notice {
+    Status(ConnectionStatus),
+    Error(RealtimeErrorEvent),
+}
+
+struct Listeners {
+    next: u32,
+    list: Vec<(u32, Function)>,
+}
+
+struct Inner {
+    core: Connection,
+    url: String,
+    token: TokenSource,
+    /// The token fetched for the current socket, sent in its `auth` frame.
+    socket_token: Option<String>,
+    socket: Option<(u32, Socket)>,
+    timers: [Option<Timeout>; 3],
+    callbacks: BTreeMap<SubId, Function>,
+    status_listeners: Listeners,
+    error_listeners: Listeners,
+    stats: ClientStats,
+    _online: Option<EventListener>,
+}
+
+/// One WebSocket to the gateway, carrying every feature's events.
+#[wasm_bindgen]
+pub struct RealtimeClient {
+    inner: Shared,
+}
+
+/// A subscription made with `subscribeToFeature`, `subscribeToEntity` or `subscribeToEvent`.
+#[wasm_bindgen]
+pub struct Subscription {
+    client: Weak<RefCell<Inner>>,
+    id: SubId,
+}
+
+/// Removes an `onStatus`/`onError` listener; wrapped into the function those return.
+#[wasm_bindgen]
+pub struct ListenerHandle {
+    client: Weak<RefCell<Inner>>,
+    id: u32,
+    errors: bool,
+}
+
+#[wasm_bindgen]
+impl RealtimeClient {
+    /// Creates a disconnected client. Throws `LivestateError` (`invalidOptions`) naming the bad option.
+    #[wasm_bindgen(constructor)]
+    pub fn new(#[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsValue) -> Result<RealtimeClient, JsValue> {
+        let parsed = options::parse(options)?;
+        let seed = (js_sys::Math::random() * u64::MAX as f64) as u64;
+        let mut core = Connection::new(parsed.config, seed);
+        for f in &parsed.features {
+            core.pin(f, &mut Vec::new());
+        }
+        let inner = Rc::new(RefCell::new(Inner {
+            core,
+            url: parsed.url,
+            token: parsed.token,
+            socket_token: None,
+            socket: None,
+            timers: [None, None, None],
+            callbacks: BTreeMap::new(),
+            status_listeners: Listeners { next: 0, list: Vec::new() },
+            error_listeners: Listeners { next: 0, list: Vec::new() },
+            stats: ClientStats::default(),
+            _online: None,
+        }));
+        if let Some(window) = web_sys::window() {
+            let weak = Rc::downgrade(&inner);
+            let online = EventListener::new(&window, "online", move |_| {
+                if let Some(rc) = weak.upgrade() {
+                    drive(&rc, |me, out| me.core.handle(Input::Online, now(), out));
+                }
+            });
+            inner.borrow_mut()._online = Some(online);
+        }
+        Ok(RealtimeClient { inner })
+    }
+
+    /// Connects, and keeps reconnecting until `disconnect()`. A `token` given here replaces the
+    /// one from the options. Does nothing if already connected or connecting.
+    pub fn connect(&self, token: Option<String>) {
+        if let Some(t) = token {
+            self.inner.borrow_mut().token = TokenSource::Fixed(t);
+        }
+        drive(&self.inner, |me, out| me.core.handle(Input::Connect, now(), out));
+    }
+
+    /// Closes the socket, cancels every timer and drops every subscription; no reconnect follows.
+    pub fn disconnect(&self) {
+        drive(&self.inner, |me, out| {
+            me.callbacks.clear();
+            me.core.handle(Input::Disconnect, now(), out);
+        });
+    }
+
+    /// Publishes an event through the gateway (which must allow client publishing).
+    /// Throws `LivestateError` with code `notConnected` unless connected, `invalidArgument`
+    /// for a malformed event.
+    pub fn send(&self, #[wasm_bindgen(unchecked_param_type = "OutgoingEvent<unknown>")] event: JsValue) -> Result<(), JsValue> {
+        let event: OutgoingEvent<JsData> = serde_wasm_bindgen::from_value(event)
+            .map_err(|e| LivestateError::new(ErrorCode::InvalidArgument, format!("invalid event: {e}")))?;
+        for (field, v) in [("feature", &event.feature), ("entity", &event.entity), ("action", &event.action)] {
+            validate_name(field, v).map_err(|e| LivestateError::new(ErrorCode::InvalidArgument, e.to_string()))?;
+        }
+        let me = self.inner.borrow();
+        match (&me.socket, me.core.is_connected()) {
+            (Some((_, socket)), true) if socket.send(&encode(&ClientFrame::Publish(event))) => Ok(()),
+            _ => Err(LivestateError::new(ErrorCode::NotConnected, "not connected: send() needs status 'connected'").into()),
+        }
+    }
+
+    /// `'connected' | 'disconnected' | 'reconnecting'`.
+    #[wasm_bindgen(getter, unchecked_return_type = "ConnectionStatus")]
+    pub fn status(&self) -> JsValue {
+        to_js(&self.inner.borrow().core.status())
+    }
+
+    /// Why the client is `disconnected`, if it stopped for a reason.
+    #[wasm_bindgen(getter, js_name = statusReason, unchecked_return_type = "StopReason | undefined")]
+    pub fn status_reason(&self) -> JsValue {
+        let me = self.inner.borrow();
+        me.core.reason().map(to_js).unwrap_or(JsValue::UNDEFINED)
+    }
+
+    /// Failed reconnect attempts since the last successful connect.
+    #[wasm_bindgen(getter, js_name = reconnectAttempts)]
+    pub fn reconnect_attempts(&self) -> u32 {
+        self.inner.borrow().core.attempts()
+    }
+
+    /// Counters of frames, deliveries and failures.
+    #[wasm_bindgen(unchecked_return_type = "ClientStats")]
+    pub fn stats(&self) -> JsValue {
+        to_js(&self.inner.borrow().stats)
+    }
+
+    /// Calls `callback(status, reason)` on every status change. Returns a function that removes it.
+    #[wasm_bindgen(js_name = onStatus, unchecked_return_type = "() => void")]
+    pub fn on_status(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(status: ConnectionStatus, reason?: StopReason) => void")] callback: Function,
+    ) -> Function {
+        self.listen(callback, false)
+    }
+
+    /// Calls `callback(event)` for invalid frames, throwing subscribers, gateway errors and
+    /// token failures. Returns a function that removes it.
+    #[wasm_bindgen(js_name = onError, unchecked_return_type = "() => void")]
+    pub fn on_error(&self, #[wasm_bindgen(unchecked_param_type = "(event: RealtimeErrorEvent) => void")] callback: Function) -> Function {
+        self.listen(callback, true)
+    }
+
+    /// Calls `callback(data, message)` for every event of `feature`.
+    #[wasm_bindgen(js_name = subscribeToFeature)]
+    pub fn subscribe_to_feature(
+        &self,
+        feature: &str,
+        #[wasm_bindgen(unchecked_param_type = "(data: any, message: WebSocketMessage<any>) => void")] callback: Function,
+    ) -> Result<Subscription, JsValue> {
+        self.subscribe(feature, Scope::Feature, callback)
+    }
+
+    /// Calls `callback(data, message)` for every event of `entity` within `feature`.
+    #[wasm_bindgen(js_name = subscribeToEntity)]
+    pub fn subscribe_to_entity(
+        &self,
+        feature: &str,
+        entity: &str,
+        #[wasm_bindgen(unchecked_param_type = "(data: any, message: WebSocketMessage<any>) => void")] callback: Function,
+    ) -> Result<Subscription, JsValue> {
+        check("entity", entity)?;
+        self.subscribe(feature, Scope::Entity(entity.into()), callback)
+    }
+
+    /// Calls `callback(data, message)` for `feature.entity.action` events.
+    #[wasm_bindgen(js_name = subscribeToEvent)]
+    pub fn subscribe_to_event(
+        &self,
+        feature: &str,
+        entity: &str,
+        action: &str,
+        #[wasm_bindgen(unchecked_param_type = "(data: any, message: WebSocketMessage<any>) => void")] callback: Function,
+    ) -> Result<Subscription, JsValue> {
+        check("entity", entity)?;
+        check("action", action)?;
+        self.subscribe(feature, Scope::Event(entity.into(), action.into()), callback)
+    }
+}
+
+impl RealtimeClient {
+    fn subscribe(&self, feature: &str, scope: Scope, callback: Function) -> Result<Subscription, JsValue> {
+        check("feature", feature)?;
+        let mut id = 0;
+        drive(&self.inner, |me, out| {
+            id = me.core.subscribe(feature, scope, out);
+            me.callbacks.insert(id, callback);
+        });
+        Ok(Subscription { client: Rc::downgrade(&self.inner), id })
+    }
+
+    fn listen(&self, callback: Function, errors: bool) -> Function {
+        let mut me = self.inner.borrow_mut();
+        let l = if errors { &mut me.error_listeners } else { &mut me.status_listeners };
+        l.next += 1;
+        l.list.push((l.next, callback));
+        unsubscriber(ListenerHandle { client: Rc::downgrade(&self.inner), id: l.next, errors })
+    }
+}
+
+#[wasm_bindgen]
+impl Subscription {
+    /// Stops delivery to this callback. Safe to call more than once.
+    pub fn unsubscribe(&self) {
+        if let Some(rc) = self.client.upgrade() {
+            drive(&rc, |me, out| {
+                if me.callbacks.remove(&self.id).is_some() {
+                    me.core.unsubscribe(self.id, out);
+                }
+            });
+        }
+    }
+
+    /// True until `unsubscribe()` or the client's `disconnect()`.
+    #[wasm_bindgen(getter)]
+    pub fn active(&self) -> bool {
+        self.client.upgrade().is_some_and(|rc| rc.borrow().callbacks.contains_key(&self.id))
+    }
+}
+
+#[wasm_bindgen]
+impl ListenerHandle {
+    /// Removes the listener.
+    pub fn remove(&self) {
+        if let Some(rc) = self.client.upgrade() {
+            let mut me = rc.borrow_mut();
+            let l = if self.errors { &mut me.error_listeners } else { &mut me.status_listeners };
+            l.list.retain(|(id, _)| *id != self.id);
+        }
+    }
+}
+
+fn check(field: &'static str, name: &str) -> Result<(), JsValue> {
+    validate_name(field, name).map_err(|e| LivestateError::new(ErrorCode::InvalidArgument, e.to_string()).into())
+}
+
+fn to_js<T: Serialize>(v: &T) -> JsValue {
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn encode(frame: &ClientFrame<JsData>) -> String {
+    json_stringify(&to_js(frame))
+}
+
+/// Runs `f` on the state, performs the actions it produced, then notifies listeners with the
+/// state released.
+fn drive(rc: &Shared, f: impl FnOnce(&mut Inner, &mut Vec<Action>)) {
+    let notices = {
+        let mut me = rc.borrow_mut();
+        let mut actions = Vec::new();
+        f(&mut me, &mut actions);
+        let mut notices = Vec::new();
+        for a in actions {
+            me.perform(rc, a, &mut notices);
+        }
+        notices
+    };
+    notify(rc, notices);
+}
+
+fn notify(rc: &Shared, notices: Vec<Notice>) {
+    for n in notices {
+        let (listeners, args) = {
+            let me = rc.borrow();
+            match &n {
+                Notice::Status(s) => {
+                    let reason = me.core.reason().filter(|_| *s == ConnectionStatus::Disconnected);
+                    (me.status_listeners.snapshot(), (to_js(s), reason.map(to_js).unwrap_or(JsValue::UNDEFINED)))
+                }
+                Notice::Error(e) => (me.error_listeners.snapshot(), (to_js(e), JsValue::UNDEFINED)),
+            }
+        };
+        for f in listeners {
+            // A throwing listener must not stop the others; there is nowhere better to report it.
+            let _ = f.call2(&JsValue::NULL, &args.0, &args.1);
+        }
+    }
+}
+
+impl Listeners {
+    fn snapshot(&self) -> Vec<Function> {
+        self.list.iter().map(|(_, f)| f.clone()).collect()
+    }
+}
+
+impl Inner {
+    fn perform(&mut self, rc: &Shared, action: Action, notices: &mut Vec<Notice>) {
+        match action {
+            Action::Open { gen } => {
+                let token = match &self.token {
+                    TokenSource::None => Ok(None),
+                    TokenSource::Fixed(t) => Ok(Some(t.clone())),
+                    TokenSource::Provider(f) => Err(f.clone()),
+                };
+                let weak = Rc::downgrade(rc);
+                wasm_bindgen_futures::spawn_local(async move {
+                    let token = match token {
+                        Ok(t) => Ok(t),
+                        Err(provider) => fetch_token(&provider).await.map(Some),
+                    };
+                    if let Some(rc) = weak.upgrade() {
+                        open_socket(&rc, gen, token);
+                    }
+                });
+            }
+            Action::Close { gen } => {
+                if self.socket.as_ref().is_some_and(|(g, _)| *g == gen) {
+                    self.socket = None; // Drop detaches the callbacks and closes.
+                }
+            }
+            Action::Send(o) => {
+                let frame = match o {
+                    Outgoing::Auth => match &self.socket_token {
+                        Some(token) => ClientFrame::Auth { token: token.clone() },
+                        None => return,
+                    },
+                    Outgoing::Subscribe(features) => ClientFrame::Subscribe { features },
+                    Outgoing::Unsubscribe(features) => ClientFrame::Unsubscribe { features },
+                    Outgoing::Pong => ClientFrame::Pong,
+                };
+                if let Some((_, socket)) = &self.socket {
+                    socket.send(&encode(&frame));
+                }
+            }
+            Action::StartTimer(kind, ms) => {
+                let weak = Rc::downgrade(rc);
+                let timeout = Timeout::new(ms.ceil() as u32, move || {
+                    if let Some(rc) = weak.upgrade() {
+                        drive(&rc, |me, out| me.core.handle(Input::Fired(kind), now(), out));
+                    }
+                });
+                self.timers[kind as usize] = Some(timeout); // replacing drops (clears) the old one
+            }
+            Action::StopTimer(kind) => self.timers[kind as usize] = None,
+            Action::Status(s) => {
+                if s == ConnectionStatus::Connected {
+                    self.stats.connects += 1;
+                }
+                notices.push(Notice::Status(s));
+            }
+        }
+    }
+}
+
+async fn fetch_token(provider: &Function) -> Result<String, String> {
+    let value = provider.call0(&JsValue::NULL).map_err(|e| describe(&e))?;
+    let value = match value.dyn_into::<Promise>() {
+        Ok(p) => JsFuture::from(p).await.map_err(|e| describe(&e))?,
+        Err(v) => v,
+    };
+    value.as_string().ok_or_else(|| "the token function must return a string".into())
+}
+
+fn open_socket(rc: &Shared, gen: u32, token: Result<Option<String>, String>) {
+    let mut notices = Vec::new();
+    let opened = {
+        let mut me = rc.borrow_mut();
+        if me.core.socket() != Some(gen) {
+            return; // disconnected or replaced while the token was being fetched
+        }
+        match token {
+            Err(message) => {
+                notices.push(Notice::Error(RealtimeErrorEvent::Token { message }));
+                false
+            }
+            Ok(token) => {
+                me.socket_token = token;
+                let weak = Rc::downgrade(rc);
+                let handler: Rc<dyn Fn(SocketEvent)> = Rc::new(move |ev| {
+                    if let Some(rc) = weak.upgrade() {
+                        on_socket_event(&rc, gen, ev);
+                    }
+                });
+                match Socket::open(&me.url, handler) {
+                    Ok(socket) => {
+                        me.socket = Some((gen, socket));
+                        true
+                    }
+                    Err(_) => false,
+                }
+            }
+        }
+    };
+    notify(rc, notices);
+    if !opened {
+        drive(rc, |me, out| me.core.handle(Input::Closed { gen, code: 1006, reason: "" }, now(), out));
+    }
+}
+
+fn on_socket_event(rc: &Shared, gen: u32, ev: SocketEvent) {
+    match ev {
+        SocketEvent::Open => drive(rc, |me, out| me.core.handle(Input::Opened { gen }, now(), out)),
+        SocketEvent::Close { code, reason } => {
+            drive(rc, |me, out| me.core.handle(Input::Closed { gen, code, reason: &reason }, now(), out))
+        }
+        SocketEvent::Message(text) => on_frame(rc, gen, &text),
+    }
+}
+
+fn on_frame(rc: &Shared, gen: u32, text: &JsValue) {
+    rc.borrow_mut().stats.frames_received += 1;
+    let frame = match decode::decode(text) {
+        Ok(f) => f,
+        Err(reason) => {
+            rc.borrow_mut().stats.invalid_frames += 1;
+            let frame = decode::excerpt(text);
+            return notify(rc, vec![Notice::Error(RealtimeErrorEvent::InvalidFrame { reason, frame })]);
+        }
+    };
+    match frame {
+        Frame::Event { message, feature, entity, action } => {
+            drive(rc, |me, out| me.core.handle(Input::Activity { gen }, now(), out));
+            dispatch(rc, &message, &feature, &entity, &action);
+        }
+        Frame::Welcome(w) => {
+            drive(rc, |me, out| me.core.handle(Input::Welcome { gen, heartbeat_ms: w.heartbeat.into() }, now(), out))
+        }
+        Frame::Heartbeat => drive(rc, |me, out| me.core.handle(Input::Heartbeat { gen }, now(), out)),
+        Frame::Ack => drive(rc, |me, out| me.core.handle(Input::Activity { gen }, now(), out)),
+        Frame::Error(e) => {
+            drive(rc, |me, out| me.core.handle(Input::Activity { gen }, now(), out));
+            let event = RealtimeErrorEvent::Server { code: e.code, message: e.message, feature: e.feature };
+            notify(rc, vec![Notice::Error(event)]);
+        }
+    }
+}
+
+/// Delivers one event to its subscribers. Each callback is looked up again right before it
+/// runs, so one that an earlier callback unsubscribed is skipped.
+fn dispatch(rc: &Shared, message: &JsValue, feature: &str, entity: &str, action: &str) {
+    let mut ids = Vec::new();
+    rc.borrow().core.router().route(feature, entity, action, &mut ids);
+    if ids.is_empty() {
+        return;
+    }
+    let data = message.unchecked_ref::<RawFrame>().data();
+    let mut delivered = false;
+    for id in ids {
+        let Some(f) = rc.borrow().callbacks.get(&id).cloned() else { continue };
+        delivered = true;
+        if let Err(e) = f.call2(&JsValue::NULL, &data, message) {
+            rc.borrow_mut().stats.callback_errors += 1;
+            let event = RealtimeErrorEvent::Callback { event: format!("{feature}.{entity}.{action}"), message: describe(&e) };
+            notify(rc, vec![Notice::Error(event)]);
+        }
+    }
+    if delivered {
+        rc.borrow_mut().stats.events_delivered += 1;
+    }
+}
+
+
+
+

@@ -1,0 +1,96 @@
+//! Errors JavaScript sees: thrown `LivestateError`s with a `code`, and the events passed to
+//! `onError` listeners. Both are generated into the .d.ts from these types.
+
+use serde::Serialize;
+use tsify::Tsify;
+use wasm_bindgen::prelude::*;
+
+/// The `code` of a thrown `LivestateError`.
+#[derive(Tsify, Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum ErrorCode {
+    /// `send` was called while not connected.
+    NotConnected,
+    /// The options given to `new RealtimeClient` are invalid; the message names the option.
+    InvalidOptions,
+    /// An argument is invalid (a bad feature, entity or action name, a malformed event).
+    InvalidArgument,
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const LIVESTATE_ERROR_TS: &str = r#"
+/** What every method of this package throws: a normal `Error` with a machine-readable `code`. */
+export interface LivestateError extends Error {
+    name: "LivestateError";
+    code: ErrorCode;
+}
+"#;
+
+/// Built in Rust, thrown as a JS `Error` whose `name` is `LivestateError`.
+#[derive(Debug)]
+pub(crate) struct LivestateError {
+    code: ErrorCode,
+    message: String,
+}
+
+impl LivestateError {
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+}
+
+impl From<LivestateError> for JsValue {
+    fn from(e: LivestateError) -> JsValue {
+        let err = js_sys::Error::new(&e.message);
+        err.set_name("LivestateError");
+        let code = serde_wasm_bindgen::to_value(&e.code).unwrap_or(JsValue::UNDEFINED);
+        let _ = js_sys::Reflect::set(&err, &"code".into(), &code);
+        err.into()
+    }
+}
+
+/// Passed to `onError` listeners: something went wrong that did not throw anywhere.
+#[derive(Tsify, Serialize, Debug)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum RealtimeErrorEvent {
+    /// A frame from the gateway was not JSON or not a valid message. It was dropped before
+    /// any subscriber saw it and counted in `stats().invalidFrames`.
+    InvalidFrame {
+        /// What was wrong with it.
+        reason: String,
+        /// The start of the frame (at most 200 characters).
+        frame: String,
+    },
+    /// A subscriber's callback threw. The other subscribers still got the event.
+    #[serde(rename_all = "camelCase")]
+    Callback {
+        /// `feature.entity.action` of the event being delivered.
+        event: String,
+        /// The thrown value, as text.
+        message: String,
+    },
+    /// The gateway refused something this client sent (an `error` frame).
+    Server {
+        /// One of the gateway's error codes, e.g. `publish_forbidden`.
+        code: String,
+        /// The gateway's explanation.
+        message: String,
+        /// The feature concerned, if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[tsify(optional)]
+        feature: Option<String>,
+    },
+    /// The token function threw or its Promise rejected; the connection attempt counts as failed.
+    Token {
+        /// The thrown value, as text.
+        message: String,
+    },
+}
+
+/// Text of a thrown JS value, for error events.
+pub(crate) fn describe(v: &JsValue) -> String {
+    if let Some(e) = v.dyn_ref::<js_sys::Error>() {
+        return String::from(e.message());
+    }
+    v.as_string().unwrap_or_else(|| format!("{v:?}"))
+}

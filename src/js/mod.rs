@@ -1,0 +1,11 @@
+//! The JavaScript facade: `#[wasm_bindgen]` classes and the TypeScript types (via tsify).
+//! JS values are converted here and nowhere deeper.
+
+mod client;
+mod decode;
+mod errors;
+mod options;
+
+pub use client::{ClientStats, ListenerHandle, RealtimeClient, Subscription};
+pub use errors::{ErrorCode, RealtimeErrorEvent};
+pub use options::{BackoffOptions, ClientOptions};
