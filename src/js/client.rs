@@ -165,6 +165,8 @@ impl RealtimeClient {
     /// Throws `LivestateError` with code `notConnected` unless connected, `invalidArgument`
     /// for a malformed event.
     pub fn send(&self, #[wasm_bindgen(unchecked_param_type = "OutgoingEvent<unknown>")] event: JsValue) -> Result<(), JsValue> {
+        super::options::reject_unknown(&event, &["feature", "entity", "action", "data", "priority"], "event")
+            .map_err(|e| LivestateError::new(ErrorCode::InvalidArgument, e))?;
         let event: OutgoingEvent<JsData> = serde_wasm_bindgen::from_value(event)
             .map_err(|e| LivestateError::new(ErrorCode::InvalidArgument, format!("invalid event: {e}")))?;
         for (field, v) in [("feature", &event.feature), ("entity", &event.entity), ("action", &event.action)] {

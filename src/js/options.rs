@@ -10,7 +10,7 @@ use wasm_bindgen::{JsCast, JsValue};
 
 /// Options for `new RealtimeClient(options)`. Only `url` is required.
 #[derive(Tsify, Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ClientOptions {
     /// The gateway's WebSocket URL, e.g. `ws://localhost:3333/ws`. A path such as `/ws` is
     /// resolved against the page's own address (http becomes ws, https becomes wss).
@@ -49,7 +49,7 @@ pub struct ClientOptions {
 /// Reconnect delay settings. Retry `n` waits a uniformly random time between `min` and
 /// `min(max, min * factor^(n+1))`; `jitter` below 1 narrows that range towards its top.
 #[derive(Tsify, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct BackoffOptions {
     /// Shortest delay in milliseconds. Default 500.
     #[serde(default)]
@@ -87,7 +87,29 @@ fn invalid(message: impl Into<String>) -> LivestateError {
     LivestateError::new(ErrorCode::InvalidOptions, message)
 }
 
+/// serde-wasm-bindgen reads only the fields a struct names, so `deny_unknown_fields` never
+/// fires; a misspelt option must not be silently ignored, hence this check.
+pub(crate) fn reject_unknown(value: &JsValue, allowed: &[&str], what: &str) -> Result<(), String> {
+    if !value.is_object() {
+        return Err(format!("{what} must be an object"));
+    }
+    for key in js_sys::Object::keys(value.unchecked_ref::<js_sys::Object>()).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !allowed.contains(&key.as_str()) {
+            return Err(format!("unknown field `{key}` in {what}; expected one of: {}", allowed.join(", ")));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn parse(value: JsValue) -> Result<Parsed, LivestateError> {
+    reject_unknown(&value, &["url", "token", "backoff", "maxReconnectAttempts", "heartbeatTimeout", "connectTimeout", "features"], "options")
+        .map_err(invalid)?;
+    if let Ok(b) = js_sys::Reflect::get(&value, &"backoff".into()) {
+        if !b.is_undefined() {
+            reject_unknown(&b, &["min", "max", "factor", "jitter"], "options.backoff").map_err(invalid)?;
+        }
+    }
     let o: ClientOptions = serde_wasm_bindgen::from_value(value).map_err(|e| invalid(format!("invalid options: {e}")))?;
     let url = resolve_url(&o.url)?;
     let token = token_source(o.token)?;

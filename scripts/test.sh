@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+#! Runs every test: native unit tests, the gateway's integration tests, the browser tests in
+#! headless Chromium against a real gateway (started and stopped here) and a strict TypeScript
+#! check of the generated typings. Exits non-zero on the first failing runner.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+. scripts/env.sh
+
+WS_PORT=${LIVESTATE_TEST_PORT:-43331}
+CTL_PORT=${LIVESTATE_TEST_CTL_PORT:-43332}
+harness_pid=
+cleanup() { [ -n "$harness_pid" ] && kill "$harness_pid" 2>/dev/null && wait "$harness_pid" 2>/dev/null; true; }
+trap cleanup EXIT
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "native: pure core and protocol (cargo test)"
+cargo test -q -p livestate 2>&1 | grep -vE '^\s*$'
+
+step "gateway: integration tests over real sockets (cargo test -p livestate-server)"
+cargo test -q -p livestate-server 2>&1 | grep -vE '^\s*$'
+
+step "browser: wasm-bindgen-test in headless Chromium against a live gateway"
+cargo build -q -p livestate-server
+node tests/support/gateway-harness.mjs target/debug/livestate-server "$WS_PORT" "$CTL_PORT" \
+  --heartbeat-interval 500 --client-publish --test-relay-raw &
+harness_pid=$!
+for _ in $(seq 1 200); do
+  (exec 3<>/dev/tcp/127.0.0.1/"$CTL_PORT") 2>/dev/null && break
+  kill -0 "$harness_pid" 2>/dev/null || { echo "gateway harness died"; exit 1; }
+  sleep 0.1
+done
+LIVESTATE_TEST_WS_URL="ws://127.0.0.1:$WS_PORT/ws" LIVESTATE_TEST_CTL_URL="http://127.0.0.1:$CTL_PORT" \
+  wasm-pack --log-level warn test --headless --chrome --test browser 2>&1 | grep -vE '^\s*$|^\[INFO\]'
+cleanup; harness_pid=
+
+step "typings: tsc --strict on a consumer of pkg/"
+bash scripts/build-pkg.sh --dev >/dev/null
+tsc -p tests/ts && echo "tsc --strict: 0 errors"

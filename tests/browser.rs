@@ -1,0 +1,273 @@
+//! Browser tests: the real client in headless Chromium against the real gateway, which
+//! scripts/test.sh starts (with client publishing and the raw relay switched on) and which a
+//! small harness can kill, restart, pause and resume on request.
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use common::*;
+use js_sys::Reflect;
+use livestate::RealtimeClient;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+async fn connected(json: &str) -> (RealtimeClient, Statuses) {
+    let c = client(json);
+    let mut st = Statuses::watch(&c);
+    c.connect(None);
+    st.until("connected", 10_000).await;
+    (c, st)
+}
+
+#[wasm_bindgen_test]
+async fn connect_reports_reconnecting_then_connected_and_status_is_readable() {
+    let c = client("{}");
+    assert_eq!(c.status().as_string().unwrap(), "disconnected");
+    let mut st = Statuses::watch(&c);
+    c.connect(None);
+    let (seen, _) = st.until("connected", 10_000).await;
+    assert_eq!(seen, ["reconnecting", "connected"]);
+    assert_eq!(c.status().as_string().unwrap(), "connected");
+    assert_eq!(get(&c.stats(), "connects").as_f64(), Some(1.0));
+    c.disconnect();
+    let (seen, reason) = st.until("disconnected", 5_000).await;
+    assert_eq!(seen, ["disconnected"]);
+    assert_eq!(get(&reason, "kind").as_string().unwrap(), "client");
+}
+
+#[wasm_bindgen_test]
+async fn events_reach_feature_entity_and_action_subscribers_and_only_them() {
+    let f = fresh_feature("route");
+    let other = fresh_feature("other");
+    let (a, _sa) = connected("{}").await;
+    let mut by_feature = on_feature(&a, &f);
+    let mut by_entity = on_entity(&a, &f, "role");
+    let mut by_event = on_event(&a, &f, "role", "created");
+    let mut elsewhere = on_feature(&a, &other);
+    barrier(&a, &f).await;
+    barrier(&a, &other).await;
+
+    let (b, _sb) = connected("{}").await;
+    b.send(event(&f, "role", "created", r#"{"id":1}"#)).unwrap();
+    b.send(event(&f, "role", "deleted", r#"{"id":2}"#)).unwrap();
+    b.send(event(&f, "permission", "created", r#"{"id":3}"#)).unwrap();
+
+    let ids = |v: Vec<JsValue>| v.iter().map(|d| get(d, "id").as_f64().unwrap()).collect::<Vec<_>>();
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(by_feature.next_data(5000).await);
+    }
+    assert_eq!(ids(got), [1.0, 2.0, 3.0], "the feature subscriber sees all three, in order");
+    let got = vec![by_entity.next_data(5000).await, by_entity.next_data(5000).await];
+    assert_eq!(ids(got), [1.0, 2.0]);
+    let (data, message) = common::next(&mut by_event.rx, 5000, "event").await;
+    assert_eq!(get(&data, "id").as_f64(), Some(1.0));
+    assert_eq!(get(&message, "action").as_string().unwrap(), "created");
+    assert_eq!(get(&get(&message, "meta"), "priority").as_string().unwrap(), "normal");
+    // Every event above was delivered before this point, so anything extra would be queued.
+    assert!(by_entity.is_empty() && by_event.is_empty() && elsewhere.is_empty());
+    a.disconnect();
+    b.disconnect();
+}
+
+#[wasm_bindgen_test]
+async fn unsubscribe_stops_delivery_to_that_callback_only() {
+    let f = fresh_feature("unsub");
+    let (a, _s) = connected("{}").await;
+    let mut stays = on_feature(&a, &f);
+    let mut leaves = on_event(&a, &f, "item", "updated");
+    let mut twice = on_event(&a, &f, "item", "updated");
+    barrier(&a, &f).await;
+    leaves.sub.unsubscribe();
+    leaves.sub.unsubscribe(); // safe to repeat
+    assert!(!leaves.sub.active());
+
+    a.send(event(&f, "item", "updated", "1")).unwrap();
+    assert_eq!(stays.next_data(5000).await.as_f64(), Some(1.0));
+    assert_eq!(twice.next_data(5000).await.as_f64(), Some(1.0));
+    assert!(leaves.is_empty(), "the unsubscribed callback got the event");
+    a.disconnect();
+}
+
+#[wasm_bindgen_test]
+async fn send_while_disconnected_throws_a_typed_error() {
+    let c = client("{}");
+    let err = c.send(event("rbac", "role", "created", "{}")).unwrap_err();
+    assert_eq!(get(&err, "name").as_string().unwrap(), "LivestateError");
+    assert_eq!(get(&err, "code").as_string().unwrap(), "notConnected");
+    assert!(err.is_instance_of::<js_sys::Error>());
+}
+
+#[wasm_bindgen_test]
+async fn bad_options_and_bad_names_throw_errors_that_name_the_problem() {
+    let cases = [
+        (r#"{"url":"ws://host:99999/ws"}"#, "url"),
+        (r#"{"url":"ftp://x/ws"}"#, "ws:"),
+        (r#"{"backoff":{"min":0}}"#, "backoff.min"),
+        (r#"{"backoff":{"jitter":2}}"#, "backoff.jitter"),
+        (r#"{"maxReconnectAttempts":-1}"#, "maxReconnectAttempts"),
+        (r#"{"heartbeatTimeout":"soon"}"#, "invalid options"),
+        (r#"{"reconnectAttemps":3}"#, "reconnectAttemps"),
+        (r#"{"token":42}"#, "token"),
+    ];
+    for (json, needle) in cases {
+        let err = RealtimeClient::new(options(json)).err().unwrap_or_else(|| panic!("{json} was accepted"));
+        assert_eq!(get(&err, "code").as_string().unwrap(), "invalidOptions", "{json}");
+        let msg = get(&err, "message").as_string().unwrap();
+        assert!(msg.contains(needle), "{json}: {msg:?} does not mention {needle}");
+    }
+    let c = client("{}");
+    let (f, _) = recorder();
+    let err = c.subscribe_to_entity("rbac", "Role.Name", f).err().unwrap();
+    assert_eq!(get(&err, "code").as_string().unwrap(), "invalidArgument");
+    let typo = js_sys::JSON::parse(r#"{"feature":"rbac","entity":"role","action":"created","dta":1}"#).unwrap();
+    let err = c.send(typo).unwrap_err();
+    assert_eq!(get(&err, "code").as_string().unwrap(), "invalidArgument");
+    assert!(get(&err, "message").as_string().unwrap().contains("dta"));
+}
+
+#[wasm_bindgen_test]
+async fn a_restarted_gateway_brings_the_client_back_with_its_subscriptions_and_a_fresh_token() {
+    let f = fresh_feature("restart");
+    let (token, calls) = counting_token("t0k3n");
+    let opts = options(r#"{"backoff":{"min":50,"max":300}}"#);
+    Reflect::set(&opts, &"token".into(), &token).unwrap();
+    Reflect::set(&opts, &"maxReconnectAttempts".into(), &JsValue::from_f64(f64::INFINITY)).unwrap();
+    let c = RealtimeClient::new(opts).unwrap();
+    let mut st = Statuses::watch(&c);
+    let mut inbox = on_feature(&c, &f);
+    c.connect(None);
+    st.until("connected", 10_000).await;
+    barrier(&c, &f).await;
+    assert_eq!(calls.get(), 1);
+
+    gateway("restart").await;
+    let (seen, _) = st.until("connected", 15_000).await;
+    assert_eq!(seen.first().map(String::as_str), Some("reconnecting"));
+    assert!(calls.get() >= 2, "the token function runs on every connect");
+
+    // The subscription was restored without the app doing anything.
+    let (b, _sb) = connected("{}").await;
+    barrier(&c, &f).await;
+    b.send(event(&f, "x", "y", "7")).unwrap();
+    assert_eq!(inbox.next_data(5000).await.as_f64(), Some(7.0));
+    c.disconnect();
+    b.disconnect();
+}
+
+#[wasm_bindgen_test]
+async fn after_max_attempts_the_client_gives_up_with_a_reason() {
+    // Port 9 (discard) is closed on loopback: every attempt fails at once.
+    let c = client(r#"{"url":"ws://127.0.0.1:9/ws","maxReconnectAttempts":2,"backoff":{"min":10,"max":20}}"#);
+    let mut st = Statuses::watch(&c);
+    c.connect(None);
+    let (seen, reason) = st.until("disconnected", 10_000).await;
+    assert_eq!(seen, ["reconnecting", "disconnected"]);
+    assert_eq!(get(&reason, "kind").as_string().unwrap(), "maxAttempts");
+    assert_eq!(get(&reason, "attempts").as_f64(), Some(2.0));
+    assert_eq!(get(&c.status_reason(), "kind").as_string().unwrap(), "maxAttempts");
+}
+
+#[wasm_bindgen_test]
+async fn the_browser_going_online_reconnects_at_once_instead_of_waiting_out_the_backoff() {
+    let (c, mut st) = connected(r#"{"backoff":{"min":60000,"max":60000}}"#).await;
+    gateway("restart").await;
+    st.until("reconnecting", 10_000).await;
+    // The next retry is a minute away; the online event must not wait for it.
+    let ev = web_sys::Event::new("online").unwrap();
+    web_sys::window().unwrap().dispatch_event(&ev).unwrap();
+    st.until("connected", 10_000).await;
+    c.disconnect();
+}
+
+#[wasm_bindgen_test]
+async fn a_silent_gateway_is_detected_by_the_heartbeat_timeout_and_replaced() {
+    let (c, mut st) = connected(r#"{"heartbeatTimeout":1500,"connectTimeout":1000,"backoff":{"min":50,"max":200},"maxReconnectAttempts":1000}"#).await;
+    gateway("pause").await; // SIGSTOP: the TCP connection stays up but nothing is sent
+    let paused = st.until("reconnecting", 10_000).await;
+    gateway("resume").await;
+    st.until("connected", 15_000).await;
+    assert_eq!(paused.0, ["reconnecting"]);
+    c.disconnect();
+}
+
+#[wasm_bindgen_test]
+async fn malformed_frames_go_to_on_error_and_never_reach_subscribers_or_stop_later_events() {
+    let f = fresh_feature("fuzz");
+    let (c, _st) = connected("{}").await;
+    let (on_err, mut errors) = recorder();
+    let _off = c.on_error(on_err);
+    let mut inbox = on_feature(&c, &f);
+    barrier(&c, &f).await;
+    let bad = [
+        "not json at all".to_string(),
+        "[1,2,3]".into(),
+        "\"a string\"".into(),
+        "null".into(),
+        r#"{"no":"type"}"#.into(),
+        r#"{"type":"mystery"}"#.into(),
+        format!(r#"{{"type":"event","feature":"{f}"}}"#),
+        format!(r#"{{"type":"event","feature":"{f}","entity":"x","action":"y","meta":{{}}}}"#),
+        format!(r#"{{"type":"event","feature":"{f}","entity":"x","action":"y","data":1}}"#),
+        format!(r#"{{"type":"event","feature":"{f}","entity":7,"action":"y","data":1,"meta":{{}}}}"#),
+        r#"{"type":"welcome","connectionId":5}"#.into(),
+        "\u{0}\u{1}\u{ffff}".into(),
+    ];
+    // A second, raw socket asks the gateway's test-only relay to forward these texts verbatim.
+    let raw = RawSocket::open().await;
+    for text in &bad {
+        raw.relay(&f, text);
+    }
+    let meta = r#"{"timestamp":"t","userId":"u","sessionId":"s","featureVersion":"1","priority":"low"}"#;
+    raw.relay(&f, &format!(r#"{{"type":"event","feature":"{f}","entity":"item","action":"created","data":{{"ok":true}},"meta":{meta}}}"#));
+
+    let data = inbox.next_data(5000).await;
+    assert_eq!(get(&data, "ok").as_bool(), Some(true), "the valid event after the bad ones is delivered");
+    for raw in &bad {
+        let (e, _) = common::next(&mut errors, 5000, "error event").await;
+        assert_eq!(get(&e, "kind").as_string().unwrap(), "invalidFrame", "for {raw:?}");
+        assert!(!get(&e, "reason").as_string().unwrap().is_empty());
+    }
+    assert!(inbox.is_empty(), "no malformed frame reached the subscriber");
+    assert_eq!(get(&c.stats(), "invalidFrames").as_f64(), Some(bad.len() as f64));
+    assert_eq!(c.status().as_string().unwrap(), "connected");
+    c.disconnect();
+}
+
+#[wasm_bindgen_test]
+async fn a_throwing_callback_is_reported_and_does_not_stop_the_others() {
+    let f = fresh_feature("throw");
+    let (c, _st) = connected("{}").await;
+    let (on_err, mut errors) = recorder();
+    let _off = c.on_error(on_err);
+    let thrower: js_sys::Function = js_sys::Function::new_no_args("throw new Error('boom')");
+    let _bad = c.subscribe_to_feature(&f, thrower).unwrap();
+    let mut good = on_feature(&c, &f);
+    barrier(&c, &f).await;
+    // The barrier's own probe already went through the thrower once.
+    let (e, _) = common::next(&mut errors, 5000, "callback error").await;
+    assert_eq!(get(&e, "kind").as_string().unwrap(), "callback");
+    c.send(event(&f, "a", "b", "5")).unwrap();
+    assert_eq!(good.next_data(5000).await.as_f64(), Some(5.0));
+    let (e, _) = common::next(&mut errors, 5000, "callback error").await;
+    assert_eq!(get(&e, "message").as_string().unwrap(), "boom");
+    assert_eq!(get(&e, "event").as_string().unwrap(), format!("{f}.a.b"));
+    c.disconnect();
+}
+
+#[wasm_bindgen_test]
+async fn listeners_can_be_removed_with_the_function_on_status_returns() {
+    let c = client("{}");
+    let (f, mut rx) = recorder();
+    let off = c.on_status(f);
+    let mut st = Statuses::watch(&c);
+    off.call0(&JsValue::NULL).unwrap();
+    off.call0(&JsValue::NULL).unwrap(); // idempotent
+    c.connect(None);
+    st.until("connected", 10_000).await;
+    assert!(rx.try_recv().is_err(), "a removed listener was called");
+    c.disconnect();
+}
+

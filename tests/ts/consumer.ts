@@ -1,0 +1,63 @@
+// A small app written against the generated typings; `tsc --strict --noEmit` must accept it
+// (and reject the misuses marked @ts-expect-error, which proves the types are not `any`).
+import init, {
+  RealtimeClient,
+  type ClientOptions,
+  type ConnectionStatus,
+  type LivestateError,
+  type RealtimeErrorEvent,
+  type StopReason,
+  type WebSocketMessage,
+  type OutgoingEvent,
+  type ClientStats,
+} from '../../pkg/livestate.js';
+
+interface Role { id: string; name: string }
+
+export async function main(): Promise<void> {
+  await init();
+  const options: ClientOptions = {
+    url: '/ws',
+    token: async () => 'jwt',
+    backoff: { min: 250, max: 10_000, factor: 2, jitter: 1 },
+    maxReconnectAttempts: Infinity,
+    heartbeatTimeout: 45_000,
+    features: ['rbac'],
+  };
+  const client = new RealtimeClient(options);
+
+  const off: () => void = client.onStatus((status: ConnectionStatus, reason?: StopReason) => {
+    if (status === 'disconnected' && reason?.kind === 'maxAttempts') console.log(reason.attempts);
+  });
+  client.onError((e: RealtimeErrorEvent) => {
+    if (e.kind === 'invalidFrame') console.warn(e.reason, e.frame);
+    if (e.kind === 'server') console.warn(e.code, e.feature);
+  });
+  const sub = client.subscribeToEvent('rbac', 'role', 'created', (data: Role, message: WebSocketMessage<Role>) => {
+    console.log(data.name, message.meta.priority, message.meta.timestamp);
+  });
+  client.subscribeToFeature('users', (_data: unknown, message) => console.log(message.entity));
+  client.connect();
+
+  const event: OutgoingEvent<Role> = { feature: 'rbac', entity: 'role', action: 'created', data: { id: '1', name: 'Admin' } };
+  try {
+    client.send(event);
+  } catch (err) {
+    const e = err as LivestateError;
+    if (e.code === 'notConnected') console.log('later');
+  }
+  const stats: ClientStats = client.stats();
+  const status: ConnectionStatus = client.status;
+  console.log(stats.invalidFrames, status, client.reconnectAttempts, sub.active);
+
+  // @ts-expect-error: not a status
+  const wrong: ConnectionStatus = 'connecting';
+  // @ts-expect-error: url is required
+  new RealtimeClient({ token: 'x' });
+  // @ts-expect-error: backoff.min is a number
+  new RealtimeClient({ url: '/ws', backoff: { min: '1s' } });
+  console.log(wrong);
+  sub.unsubscribe();
+  off();
+  client.disconnect();
+}
