@@ -1,0 +1,18 @@
+# The two commands a newcomer needs are `make demo` and `make test`; everything else is a step of those.
+.PHONY: demo test setup pkg clean
+
+demo: ## build everything and serve the demo on http://localhost:3333
+	bash scripts/demo.sh
+
+test: ## install what is missing, then run every test suite
+	bash scripts/test.sh
+
+setup: ## install toolchains and packages only (idempotent)
+	bash scripts/setup.sh
+
+pkg: ## build the npm package into pkg/
+	bash scripts/build-pkg.sh
+
+clean:
+	cargo clean
+	rm -rf pkg
