@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 #! Runs every test: native unit tests, the gateway's integration tests, the browser tests in
 #! headless Chromium against a real gateway (started and stopped here) and a strict TypeScript
-#! check of the generated typings. Exits non-zero on the first failing runner.
+#! check of the generated typings. Exits non-zero as soon as a runner fails; ends with a total.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -9,32 +9,45 @@ bash scripts/setup.sh
 
 WS_PORT=${LIVESTATE_TEST_PORT:-43331}
 CTL_PORT=${LIVESTATE_TEST_CTL_PORT:-43332}
+mkdir -p target
+log=target/test-run.log
+: > "$log"
 harness_pid=
 cleanup() { [ -n "$harness_pid" ] && kill "$harness_pid" 2>/dev/null && wait "$harness_pid" 2>/dev/null; true; }
 trap cleanup EXIT
 
 step() { printf '\n=== %s\n' "$*"; }
+# Shows a runner's output without blank lines and keeps it for the total at the end.
+# With pipefail, a failing runner fails the pipeline and set -e stops the script.
+run() { "$@" 2>&1 | tee -a "$log" | { grep -vE '^\s*$|^\[INFO\]' || true; }; }
 
 step "native: pure core and protocol (cargo test)"
-cargo test -q -p livestate 2>&1 | grep -vE '^\s*$'
+run cargo test -q -p livestate
 
 step "gateway: integration tests over real sockets (cargo test -p livestate-server)"
-cargo test -q -p livestate-server 2>&1 | grep -vE '^\s*$'
+run cargo test -q -p livestate-server
 
 step "browser: wasm-bindgen-test in headless Chromium against a live gateway"
 cargo build -q -p livestate-server
 node tests/support/gateway-harness.mjs target/debug/livestate-server "$WS_PORT" "$CTL_PORT" \
   --heartbeat-interval 500 --client-publish --test-relay-raw &
 harness_pid=$!
-for _ in $(seq 1 200); do
+for _ in $(seq 1 300); do
   (exec 3<>/dev/tcp/127.0.0.1/"$CTL_PORT") 2>/dev/null && break
   kill -0 "$harness_pid" 2>/dev/null || { echo "gateway harness died"; exit 1; }
   sleep 0.1
 done
-LIVESTATE_TEST_WS_URL="ws://127.0.0.1:$WS_PORT/ws" LIVESTATE_TEST_CTL_URL="http://127.0.0.1:$CTL_PORT" \
-  wasm-pack --log-level warn test --headless --chrome --test browser 2>&1 | grep -vE '^\s*$|^\[INFO\]'
+export LIVESTATE_TEST_WS_URL="ws://127.0.0.1:$WS_PORT/ws" LIVESTATE_TEST_CTL_URL="http://127.0.0.1:$CTL_PORT"
+run wasm-pack --log-level warn test --headless --chrome --test browser
 cleanup; harness_pid=
 
 step "typings: tsc --strict on a consumer of pkg/"
 bash scripts/build-pkg.sh --dev >/dev/null
-tsc -p tests/ts && echo "tsc --strict: 0 errors"
+tsc -p tests/ts
+echo "tsc --strict: 1 passed, 0 failed" | tee -a "$log"
+
+passed=$(grep -oE '[0-9]+ passed' "$log" | awk '{s += $1} END {print s + 0}')
+failed=$(grep -oE '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}')
+echo
+echo "total: $passed passed, $failed failed"
+[ "$failed" = 0 ]
