@@ -75,7 +75,7 @@ impl Handler {
                     last_heard = Instant::now();
                     match msg {
                         Some(Ok(Message::Text(t))) => {
-                            if let Some(reply) = self.on_text(&t) {
+                            for reply in self.on_text(&t) {
                                 if socket.send(reply).await.is_err() {
                                     return Exit::Gone;
                                 }
@@ -123,28 +123,34 @@ impl Handler {
         }
     }
 
-    /// Handles one client frame; returns the reply to send, if any.
-    fn on_text(&mut self, raw: &str) -> Option<Message> {
+    /// Handles one client frame; returns the replies to send.
+    fn on_text(&mut self, raw: &str) -> Vec<Message> {
         let frame: ClientFrame<Value> = match serde_json::from_str(raw) {
             Ok(f) => f,
-            Err(e) => return Some(error(codes::error::BAD_FRAME, &format!("invalid frame: {e}"), None)),
+            Err(e) => return vec![error(codes::error::BAD_FRAME, &format!("invalid frame: {e}"), None)],
         };
         match frame {
-            ClientFrame::Pong => None,
+            ClientFrame::Pong => vec![],
             // Tokens are checked once auth lands (issue 4); until then any token is accepted.
-            ClientFrame::Auth { .. } => None,
+            ClientFrame::Auth { .. } => vec![],
             ClientFrame::Subscribe { features } => {
+                // Each bad name gets its own error; the good ones are still subscribed.
+                let mut replies = Vec::new();
                 let mut ok = Vec::with_capacity(features.len());
                 for f in features {
                     if let Err(e) = validate_name("feature", &f) {
-                        return Some(error(codes::error::BAD_NAME, &e.to_string(), Some(f)));
+                        replies.push(error(codes::error::BAD_NAME, &e.to_string(), Some(f)));
+                        continue;
                     }
                     if self.features.insert(f.clone()) {
                         self.state.hub.subscribe(&f, self.id, &self.peer);
                     }
                     ok.push(f);
                 }
-                Some(text(&ServerFrame::<Value>::Subscribed { features: ok }))
+                if !ok.is_empty() {
+                    replies.push(text(&ServerFrame::<Value>::Subscribed { features: ok }));
+                }
+                replies
             }
             ClientFrame::Unsubscribe { features } => {
                 for f in &features {
@@ -152,25 +158,25 @@ impl Handler {
                         self.state.hub.unsubscribe(f, self.id);
                     }
                 }
-                Some(text(&ServerFrame::<Value>::Unsubscribed { features }))
+                vec![text(&ServerFrame::<Value>::Unsubscribed { features })]
             }
             ClientFrame::Publish(event) => {
                 if !self.state.config.client_publish {
-                    return Some(error(codes::error::PUBLISH_FORBIDDEN, "this gateway does not accept events from clients", Some(event.feature)));
+                    return vec![error(codes::error::PUBLISH_FORBIDDEN, "this gateway does not accept events from clients", Some(event.feature))];
                 }
                 let from = Publisher { user_id: "anonymous".into(), session_id: self.id.to_string() };
                 let feature = event.feature.clone();
                 match self.state.hub.publish(event, &from) {
-                    Ok(_) => None,
-                    Err(e) => Some(error(codes::error::BAD_NAME, &e.to_string(), Some(feature))),
+                    Ok(_) => vec![],
+                    Err(e) => vec![error(codes::error::BAD_NAME, &e.to_string(), Some(feature))],
                 }
             }
             ClientFrame::Relay { feature, raw } => {
                 if !self.state.config.test_relay_raw {
-                    return Some(error(codes::error::UNKNOWN_TYPE, "relay frames are disabled on this gateway", None));
+                    return vec![error(codes::error::UNKNOWN_TYPE, "relay frames are disabled on this gateway", None)];
                 }
                 self.state.hub.relay(&feature, raw.into());
-                None
+                vec![]
             }
         }
     }

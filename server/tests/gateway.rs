@@ -211,9 +211,10 @@ async fn malformed_frames_get_an_error_and_the_connection_keeps_working() {
         let got = next_frame(&mut a).await;
         assert_eq!((got["type"].as_str(), got["code"].as_str()), (Some("error"), Some("bad_frame")), "for {bad}");
     }
-    send(&mut a, json!({"type": "subscribe", "features": ["Bad.Name"]})).await;
+    send(&mut a, json!({"type": "subscribe", "features": ["Bad.Name", "users"]})).await;
     let got = next_frame(&mut a).await;
     assert_eq!((got["code"].as_str(), got["feature"].as_str()), (Some("bad_name"), Some("Bad.Name")));
+    assert_eq!(next_frame(&mut a).await, json!({"type": "subscribed", "features": ["users"]}), "the good name is still subscribed");
     send(&mut a, event("rbac", "role", "created", json!(1))).await;
     assert_eq!(next_frame(&mut a).await["data"], 1);
 }

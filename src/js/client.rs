@@ -403,7 +403,8 @@ impl Inner {
             }
             Action::StartTimer(kind, ms) => {
                 let weak = Rc::downgrade(rc);
-                let timeout = Timeout::new(ms.ceil() as u32, move || {
+                let ms = ms.clamp(0.0, crate::core::backoff::MAX_TIMER_MS).ceil() as u32;
+                let timeout = Timeout::new(ms, move || {
                     if let Some(rc) = weak.upgrade() {
                         drive(&rc, |me, out| me.core.handle(Input::Fired(kind), now(), out));
                     }
