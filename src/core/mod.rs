@@ -4,3 +4,4 @@ pub mod backoff;
 pub mod connection;
 pub mod rng;
 pub mod router;
+pub mod store;
