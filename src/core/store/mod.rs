@@ -260,7 +260,10 @@ impl<M: Model> Store<M> {
             }
         }
         if e.deleted && e.confirmed.is_none() {
-            return; // duplicate
+            // Already gone (a duplicate, or the echo of our own delete): only learn its version,
+            // so older events still in flight stay ignored.
+            e.version = version.or(e.version);
+            return;
         }
         e.events += 1;
         e.confirmed = None;
@@ -279,21 +282,25 @@ impl<M: Model> Store<M> {
             let key = self.model.key(&item).ok_or(StoreError::MissingKey)?;
             fresh.push((key, item));
         }
+        // Keys missing from the snapshot become tombstones that keep their version, so an older
+        // event still in flight cannot bring them back.
         let old: Vec<M::Key> = self.entries.keys().cloned().collect();
         for key in old {
             let e = self.entries.get_mut(&key).expect("listed above");
-            e.confirmed = None;
-            e.version = None;
-            e.deleted = false;
+            if e.confirmed.take().is_some() {
+                e.deleted = true;
+                self.tombstones.push_back(key);
+            }
             e.events += 1;
         }
-        self.tombstones.clear();
         for (key, item) in fresh {
             let version = self.model.version(&item);
             let e = self.entries.entry(key).or_default();
             e.confirmed = Some(item);
             e.version = version;
+            e.deleted = false;
         }
+        self.prune_tombstones();
         let keys: Vec<M::Key> = self.entries.keys().cloned().collect();
         for key in keys {
             self.refresh(&key);
