@@ -38,7 +38,7 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 export LIVESTATE_TEST_WS_URL="ws://127.0.0.1:$WS_PORT/ws" LIVESTATE_TEST_CTL_URL="http://127.0.0.1:$CTL_PORT"
-run wasm-pack --log-level warn test --headless --chrome --test browser
+run wasm-pack --log-level warn test --headless --chrome --test browser --test store
 cleanup; harness_pid=
 
 step "typings: tsc --strict on a consumer of pkg/"

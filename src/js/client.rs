@@ -57,6 +57,8 @@ extern "C" {
 #[wasm_bindgen(inline_js = "export function unsubscriber(h) { return () => { if (h) { h.remove(); h.free(); h = undefined; } }; }")]
 extern "C" {
     fn unsubscriber(handle: ListenerHandle) -> Function;
+    #[wasm_bindgen(js_name = unsubscriber)]
+    pub(crate) fn unsubscriber_for_store(handle: super::store::StoreListener) -> Function;
 }
 
 type Shared = Rc<RefCell<Inner>>;

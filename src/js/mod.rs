@@ -5,7 +5,10 @@ mod client;
 mod decode;
 mod errors;
 mod options;
+mod store;
+mod store_model;
 
 pub use client::{ClientStats, ListenerHandle, RealtimeClient, Subscription};
 pub use errors::{ErrorCode, RealtimeErrorEvent};
 pub use options::{BackoffOptions, ClientOptions};
+pub use store::{RealtimeStore, StoreListener};

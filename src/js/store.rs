@@ -1,0 +1,566 @@
+//! `RealtimeStore<T>` for JavaScript: the pure store fed by a client subscription, with hooks
+//! for feature-specific behaviour, promises for optimistic operations and one change
+//! notification per batch. Hooks and listeners run after the state borrow is released.
+
+use super::client::{unsubscriber_for_store, RealtimeClient, Subscription};
+use super::errors::{describe, ErrorCode, LivestateError};
+use super::options::reject_unknown;
+use super::store_model::{key_text, JsModel};
+use crate::core::store::{Changes, Diff, Model, Store, StoreError};
+use js_sys::{Array, Function, Object, Promise, Reflect};
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+
+#[wasm_bindgen(typescript_custom_section)]
+const STORE_TS: &str = r#"
+/** Options for `new RealtimeStore<T>(client, feature, entity, options)`. */
+export interface StoreOptions<T> {
+    /** Field holding each item's id (a string or a number). Default `"id"`. */
+    keyField?: keyof T & string;
+    /** Field holding a version number or an updatedAt timestamp. When set, events and API
+     *  results that are not newer than what the store holds are ignored. */
+    versionField?: keyof T & string;
+    /** After a `created` event was applied. */
+    onCreated?: (item: T) => void;
+    /** After an `updated` event was applied. */
+    onUpdated?: (item: T) => void;
+    /** After a `deleted` event was applied. */
+    onDeleted?: (id: string, data: unknown) => void;
+    /** Any other action on this entity (`assigned`, `stock_changed`, ...); the store does not change. */
+    onAction?: (action: string, data: unknown, message: WebSocketMessage<unknown>) => void;
+    /** A server event changed fields that a pending optimistic update also changes. The
+     *  pending patch stays on top; when it succeeds, the server's result wins. */
+    onConflict?: (conflict: StoreConflict<T>) => void;
+    /** An optimistic operation failed and was rolled back (its promise rejects too). */
+    onRejected?: (rejection: StoreRejection) => void;
+}
+
+/** One change to the visible items; `onChange` gets a list of them per batch. */
+export type StoreDiff<T> =
+    | { type: "insert"; id: string; item: T }
+    | { type: "update"; id: string; item: T }
+    | { type: "remove"; id: string }
+    | { type: "replace" };
+
+/** A server event and a pending operation changed the same fields of one item. */
+export interface StoreConflict<T> {
+    id: string;
+    fields: string[];
+    /** The fields before the server event. */
+    base: Partial<T>;
+    /** The pending patch's values (still shown). */
+    mine: Partial<T>;
+    /** The server event's values. */
+    theirs: Partial<T>;
+}
+
+/** An optimistic operation that failed. */
+export interface StoreRejection {
+    id: string;
+    message: string;
+}
+
+/** Pending and error status of one item, kept beside it (never inside `T`). */
+export interface ItemStatus {
+    /** Optimistic operations in flight on this item. */
+    pending: number;
+    /** The last failure on this item, cleared by the next success. */
+    error?: string;
+}
+
+/** A keyed store of one entity's items, fed by the client's events. */
+export class RealtimeStore<T extends object = any> {
+    constructor(client: RealtimeClient, feature: string, entity: string, options?: StoreOptions<T>);
+    /** Visible items in the order they first appeared. Unchanged items keep their identity
+     *  between calls, and the array itself is the same until something changes. */
+    items(): T[];
+    /** The item as the app should see it (confirmed state plus pending operations). */
+    get(id: string | number): T | undefined;
+    /** Number of visible items. */
+    readonly size: number;
+    /** Operations in flight, store-wide. */
+    readonly pendingCount: number;
+    /** True while `load(promise)` is waiting. */
+    readonly loading: boolean;
+    /** The last load failure, rejected operation or refused event, as text. */
+    readonly error: string | undefined;
+    /** Events refused because their data had no id. */
+    readonly invalidEvents: number;
+    status(id: string | number): ItemStatus;
+    /** Replaces every confirmed item (a REST snapshot); pending operations stay on top. */
+    replaceAll(items: T[]): void;
+    /** `replaceAll` from an array or a Promise of one, with `loading`/`error` kept up to date. */
+    load(items: T[] | Promise<T[]>): Promise<void>;
+    /** Applies several events with one change notification. */
+    applyBatch(events: { action: string; data: unknown }[]): void;
+    /** Shows `patch` at once; resolves with the server's item, or rolls back and rejects. */
+    performOptimisticUpdate(id: string | number, patch: Partial<T>, apiCall: () => Promise<T | void> | T | void): Promise<T | void>;
+    /** Shows `item` at once (its id may be temporary: the server's item replaces it). */
+    performOptimisticCreate(item: T, apiCall: () => Promise<T | void> | T | void): Promise<T | void>;
+    /** Hides the item at once; it comes back if the call fails. */
+    performOptimisticDelete(id: string | number, apiCall: () => Promise<unknown> | unknown): Promise<unknown>;
+    /** Calls `callback(diffs)` once per batch (the list is empty when only status changed). */
+    onChange(callback: (diffs: StoreDiff<T>[]) => void): () => void;
+    /** Unsubscribes from the client and releases everything. */
+    dispose(): void;
+    free(): void;
+}
+"#;
+
+const OPTION_KEYS: &[&str] =
+    &["keyField", "versionField", "onCreated", "onUpdated", "onDeleted", "onAction", "onConflict", "onRejected"];
+
+#[derive(Default)]
+struct Hooks {
+    on_created: Option<Function>,
+    on_updated: Option<Function>,
+    on_deleted: Option<Function>,
+    on_action: Option<Function>,
+    on_conflict: Option<Function>,
+    on_rejected: Option<Function>,
+}
+
+pub(crate) struct StoreInner {
+    store: Store<JsModel>,
+    hooks: Hooks,
+    listeners: Vec<(u32, Function)>,
+    next_listener: u32,
+    items: Option<Array>,
+    loading: bool,
+    error: Option<String>,
+    invalid_events: u32,
+    subscription: Option<Subscription>,
+    on_event: Option<Closure<dyn FnMut(JsValue, JsValue)>>,
+}
+
+impl Drop for StoreInner {
+    fn drop(&mut self) {
+        // Unsubscribe before the closure the client calls is released with us.
+        if let Some(s) = self.subscription.take() {
+            s.unsubscribe();
+        }
+    }
+}
+
+type Shared = Rc<RefCell<StoreInner>>;
+
+/// See the TypeScript declaration above (written by hand for its generics).
+#[wasm_bindgen(skip_typescript)]
+pub struct RealtimeStore {
+    inner: Shared,
+}
+
+/// Removes an `onChange` listener; wrapped into the function `onChange` returns.
+#[wasm_bindgen(skip_typescript)]
+pub struct StoreListener {
+    store: Weak<RefCell<StoreInner>>,
+    id: u32,
+}
+
+#[wasm_bindgen]
+impl StoreListener {
+    /// Removes the listener.
+    pub fn remove(&self) {
+        if let Some(rc) = self.store.upgrade() {
+            rc.borrow_mut().listeners.retain(|(id, _)| *id != self.id);
+        }
+    }
+}
+
+fn invalid(message: impl Into<String>) -> JsValue {
+    LivestateError::new(ErrorCode::InvalidArgument, message).into()
+}
+
+fn function_option(options: &JsValue, name: &str) -> Result<Option<Function>, JsValue> {
+    let v = Reflect::get(options, &name.into())?;
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.dyn_into::<Function>().map(Some).map_err(|_| invalid(format!("store option {name} must be a function")))
+}
+
+fn string_option(options: &JsValue, name: &str) -> Result<Option<JsValue>, JsValue> {
+    let v = Reflect::get(options, &name.into())?;
+    if v.is_undefined() {
+        return Ok(None);
+    }
+    match v.as_string() {
+        Some(s) if !s.is_empty() => Ok(Some(v)),
+        _ => Err(invalid(format!("store option {name} must be a non-empty string"))),
+    }
+}
+
+#[wasm_bindgen]
+impl RealtimeStore {
+    /// Creates a store and subscribes it to `feature.entity` events on `client`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(client: &RealtimeClient, feature: &str, entity: &str, options: JsValue) -> Result<RealtimeStore, JsValue> {
+        let options = if options.is_undefined() || options.is_null() { Object::new().into() } else { options };
+        reject_unknown(&options, OPTION_KEYS, "store options").map_err(invalid)?;
+        let model = JsModel {
+            key_field: string_option(&options, "keyField")?.unwrap_or_else(|| "id".into()),
+            version_field: string_option(&options, "versionField")?,
+        };
+        let hooks = Hooks {
+            on_created: function_option(&options, "onCreated")?,
+            on_updated: function_option(&options, "onUpdated")?,
+            on_deleted: function_option(&options, "onDeleted")?,
+            on_action: function_option(&options, "onAction")?,
+            on_conflict: function_option(&options, "onConflict")?,
+            on_rejected: function_option(&options, "onRejected")?,
+        };
+        let inner = Rc::new(RefCell::new(StoreInner {
+            store: Store::new(model),
+            hooks,
+            listeners: Vec::new(),
+            next_listener: 0,
+            items: None,
+            loading: false,
+            error: None,
+            invalid_events: 0,
+            subscription: None,
+            on_event: None,
+        }));
+        let weak = Rc::downgrade(&inner);
+        let on_event = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |data: JsValue, message: JsValue| {
+            if let Some(rc) = weak.upgrade() {
+                let action = Reflect::get(&message, &"action".into()).ok().and_then(|a| a.as_string()).unwrap_or_default();
+                apply_event(&rc, &action, data, Some(&message));
+                flush(&rc);
+            }
+        });
+        let callback: Function = on_event.as_ref().unchecked_ref::<Function>().clone();
+        let subscription = client.subscribe_to_entity(feature, entity, callback)?;
+        {
+            let mut me = inner.borrow_mut();
+            me.subscription = Some(subscription);
+            me.on_event = Some(on_event);
+        }
+        Ok(RealtimeStore { inner })
+    }
+
+    /// Visible items, cached until something changes.
+    pub fn items(&self) -> Array {
+        let mut me = self.inner.borrow_mut();
+        if let Some(a) = &me.items {
+            return a.clone();
+        }
+        let array = Array::new_with_length(me.store.len() as u32);
+        for (i, (_, item)) in me.store.iter().enumerate() {
+            array.set(i as u32, item.clone());
+        }
+        me.items = Some(array.clone());
+        array
+    }
+
+    /// The item, or undefined.
+    pub fn get(&self, id: JsValue) -> JsValue {
+        let me = self.inner.borrow();
+        key_text(&id).and_then(|k| me.store.get(&k).cloned()).unwrap_or(JsValue::UNDEFINED)
+    }
+
+    /// Number of visible items.
+    #[wasm_bindgen(getter)]
+    pub fn size(&self) -> u32 {
+        self.inner.borrow().store.len() as u32
+    }
+
+    /// Operations in flight.
+    #[wasm_bindgen(getter, js_name = pendingCount)]
+    pub fn pending_count(&self) -> u32 {
+        self.inner.borrow().store.pending_count() as u32
+    }
+
+    /// True while a `load(promise)` is waiting.
+    #[wasm_bindgen(getter)]
+    pub fn loading(&self) -> bool {
+        self.inner.borrow().loading
+    }
+
+    /// The last error as text.
+    #[wasm_bindgen(getter)]
+    pub fn error(&self) -> Option<String> {
+        self.inner.borrow().error.clone()
+    }
+
+    /// Events refused for lack of an id.
+    #[wasm_bindgen(getter, js_name = invalidEvents)]
+    pub fn invalid_events(&self) -> u32 {
+        self.inner.borrow().invalid_events
+    }
+
+    /// `{pending, error}` of one item.
+    pub fn status(&self, id: JsValue) -> JsValue {
+        let me = self.inner.borrow();
+        let status = key_text(&id).map(|k| me.store.status(&k));
+        let out = Object::new();
+        let (pending, error) = status.map(|s| (s.pending, s.error.map(str::to_owned))).unwrap_or((0, None));
+        let _ = Reflect::set(&out, &"pending".into(), &(pending as u32).into());
+        if let Some(e) = error {
+            let _ = Reflect::set(&out, &"error".into(), &e.into());
+        }
+        out.into()
+    }
+
+    /// Replaces every confirmed item.
+    #[wasm_bindgen(js_name = replaceAll)]
+    pub fn replace_all(&self, items: JsValue) -> Result<(), JsValue> {
+        replace(&self.inner, items)?;
+        flush(&self.inner);
+        Ok(())
+    }
+
+    /// `replaceAll` from an array or a Promise of one.
+    pub fn load(&self, items: JsValue) -> Promise {
+        let Ok(promise) = items.clone().dyn_into::<Promise>() else {
+            let done = self.replace_all(items);
+            return match done {
+                Ok(()) => Promise::resolve(&JsValue::UNDEFINED),
+                Err(e) => Promise::reject(&e),
+            };
+        };
+        self.inner.borrow_mut().loading = true;
+        flush(&self.inner);
+        let weak = Rc::downgrade(&self.inner);
+        future_to_promise(async move {
+            let result = JsFuture::from(promise).await;
+            let Some(rc) = weak.upgrade() else { return result.map(|_| JsValue::UNDEFINED) };
+            rc.borrow_mut().loading = false;
+            let outcome = match result {
+                Ok(items) => replace(&rc, items),
+                Err(e) => {
+                    rc.borrow_mut().error = Some(describe(&e));
+                    Err(e)
+                }
+            };
+            flush(&rc);
+            outcome.map(|_| JsValue::UNDEFINED)
+        })
+    }
+
+    /// Applies `{action, data}` events with one notification.
+    #[wasm_bindgen(js_name = applyBatch)]
+    pub fn apply_batch(&self, events: JsValue) -> Result<(), JsValue> {
+        let events: Array = events.dyn_into().map_err(|_| invalid("applyBatch takes an array of {action, data}"))?;
+        for ev in events.iter() {
+            let action = Reflect::get(&ev, &"action".into())?.as_string().ok_or_else(|| invalid("each event needs a string action"))?;
+            let data = Reflect::get(&ev, &"data".into())?;
+            apply_event(&self.inner, &action, data, None);
+        }
+        flush(&self.inner);
+        Ok(())
+    }
+
+    /// Optimistic update; see the TypeScript declaration.
+    #[wasm_bindgen(js_name = performOptimisticUpdate)]
+    pub fn perform_optimistic_update(&self, id: JsValue, patch: JsValue, api_call: Function) -> Result<Promise, JsValue> {
+        let key = key_text(&id).ok_or_else(|| invalid("id must be a string or a number"))?;
+        if !patch.is_object() {
+            return Err(invalid("patch must be an object"));
+        }
+        let op = self.inner.borrow_mut().store.begin_update(key, patch);
+        Ok(self.run(op, api_call))
+    }
+
+    /// Optimistic create; see the TypeScript declaration.
+    #[wasm_bindgen(js_name = performOptimisticCreate)]
+    pub fn perform_optimistic_create(&self, item: JsValue, api_call: Function) -> Result<Promise, JsValue> {
+        let op = self
+            .inner
+            .borrow_mut()
+            .store
+            .begin_create(item)
+            .map_err(|_| invalid("the item needs an id (a temporary one is fine)"))?;
+        Ok(self.run(op, api_call))
+    }
+
+    /// Optimistic delete; see the TypeScript declaration.
+    #[wasm_bindgen(js_name = performOptimisticDelete)]
+    pub fn perform_optimistic_delete(&self, id: JsValue, api_call: Function) -> Result<Promise, JsValue> {
+        let key = key_text(&id).ok_or_else(|| invalid("id must be a string or a number"))?;
+        let op = self.inner.borrow_mut().store.begin_delete(key);
+        Ok(self.run(op, api_call))
+    }
+
+    /// Calls `callback(diffs)` once per batch; returns a function that removes it.
+    #[wasm_bindgen(js_name = onChange)]
+    pub fn on_change(&self, callback: Function) -> Function {
+        let mut me = self.inner.borrow_mut();
+        me.next_listener += 1;
+        let id = me.next_listener;
+        me.listeners.push((id, callback));
+        unsubscriber_for_store(StoreListener { store: Rc::downgrade(&self.inner), id })
+    }
+
+    /// Unsubscribes from the client and releases everything.
+    pub fn dispose(&self) {
+        let mut me = self.inner.borrow_mut();
+        if let Some(s) = me.subscription.take() {
+            s.unsubscribe();
+        }
+        me.on_event = None;
+        me.listeners.clear();
+        me.hooks = Hooks::default();
+        me.items = None;
+        let model = me.store.model().clone();
+        me.store = Store::new(model);
+    }
+}
+
+impl RealtimeStore {
+    /// Calls the API, then settles operation `op` with its outcome.
+    fn run(&self, op: u64, api_call: Function) -> Promise {
+        flush(&self.inner);
+        let called = api_call.call0(&JsValue::NULL);
+        let weak = Rc::downgrade(&self.inner);
+        future_to_promise(async move {
+            let outcome = match called {
+                Err(e) => Err(e),
+                Ok(v) => match v.dyn_into::<Promise>() {
+                    Ok(p) => JsFuture::from(p).await,
+                    Err(v) => Ok(v),
+                },
+            };
+            if let Some(rc) = weak.upgrade() {
+                {
+                    let mut me = rc.borrow_mut();
+                    match &outcome {
+                        Ok(v) => {
+                            let result = me.store.model().key(v).map(|_| v.clone());
+                            let _ = me.store.succeed(op, result);
+                        }
+                        Err(e) => {
+                            let message = describe(e);
+                            me.error = Some(message.clone());
+                            me.store.fail(op, message);
+                        }
+                    }
+                }
+                flush(&rc);
+            }
+            outcome
+        })
+    }
+}
+
+fn replace(rc: &Shared, items: JsValue) -> Result<(), JsValue> {
+    let items: Array = items.dyn_into().map_err(|_| invalid("replaceAll takes an array of items"))?;
+    let mut me = rc.borrow_mut();
+    me.store.replace_all(items.iter().collect()).map_err(|_| invalid("every item needs an id"))?;
+    me.error = None;
+    Ok(())
+}
+
+/// Applies one event to the store and runs its hook.
+fn apply_event(rc: &Shared, action: &str, data: JsValue, message: Option<&JsValue>) {
+    let (hook, args): (Option<Function>, Vec<JsValue>) = {
+        let mut me = rc.borrow_mut();
+        let outcome = match action {
+            "created" => me.store.created(data.clone()).map(|_| (me.hooks.on_created.clone(), vec![data])),
+            "updated" => me.store.updated(data.clone()).map(|_| (me.hooks.on_updated.clone(), vec![data])),
+            "deleted" => {
+                // `{id}` (the seed's emitDeleted), a whole item, or a bare id.
+                let key = me.store.model().key(&data).or_else(|| key_text(&data));
+                match key {
+                    Some(key) => {
+                        let version = me.store.model().version(&data);
+                        me.store.deleted(key.clone(), version);
+                        Ok((me.hooks.on_deleted.clone(), vec![key.into(), data]))
+                    }
+                    None => Err(StoreError::MissingKey),
+                }
+            }
+            other => Ok((
+                me.hooks.on_action.clone(),
+                vec![other.into(), data, message.cloned().unwrap_or(JsValue::UNDEFINED)],
+            )),
+        };
+        match outcome {
+            Ok(call) => call,
+            Err(StoreError::MissingKey) => {
+                me.invalid_events += 1;
+                me.error = Some(format!("a {action} event without an id was ignored"));
+                (None, Vec::new())
+            }
+        }
+    };
+    if let Some(f) = hook {
+        let args: Array = args.into_iter().collect();
+        if let Err(e) = f.apply(&JsValue::NULL, &args) {
+            rc.borrow_mut().error = Some(format!("store hook threw: {}", describe(&e)));
+        }
+    }
+}
+
+/// Ends a batch: one notification to listeners, then conflict and rejection callbacks.
+fn flush(rc: &Shared) {
+    let (listeners, diffs, conflicts, rejections, on_conflict, on_rejected) = {
+        let mut me = rc.borrow_mut();
+        let changes: Changes<JsModel> = me.store.flush();
+        if !changes.diffs.is_empty() {
+            me.items = None;
+        }
+        let diffs = diffs_to_js(&me.store, &changes.diffs);
+        let conflicts: Vec<JsValue> = changes.conflicts.iter().map(conflict_to_js).collect();
+        let rejections: Vec<JsValue> = changes
+            .rejections
+            .iter()
+            .map(|r| object(&[("id", r.key.as_str().into()), ("message", r.error.as_str().into())]))
+            .collect();
+        let listeners: Vec<Function> = me.listeners.iter().map(|(_, f)| f.clone()).collect();
+        (listeners, diffs, conflicts, rejections, me.hooks.on_conflict.clone(), me.hooks.on_rejected.clone())
+    };
+    for f in listeners {
+        let _ = f.call1(&JsValue::NULL, &diffs);
+    }
+    for (hook, values) in [(on_conflict, conflicts), (on_rejected, rejections)] {
+        if let Some(f) = hook {
+            for v in values {
+                let _ = f.call1(&JsValue::NULL, &v);
+            }
+        }
+    }
+}
+
+fn object(fields: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in fields {
+        let _ = Reflect::set(&o, &(*k).into(), v);
+    }
+    o.into()
+}
+
+fn diffs_to_js(store: &Store<JsModel>, diffs: &[Diff<String>]) -> JsValue {
+    let out = Array::new();
+    for d in diffs {
+        let item = |k: &String| store.get(k).cloned().unwrap_or(JsValue::UNDEFINED);
+        out.push(&match d {
+            Diff::Insert(k) => object(&[("type", "insert".into()), ("id", k.as_str().into()), ("item", item(k))]),
+            Diff::Update(k) => object(&[("type", "update".into()), ("id", k.as_str().into()), ("item", item(k))]),
+            Diff::Remove(k) => object(&[("type", "remove".into()), ("id", k.as_str().into())]),
+            Diff::Replace => object(&[("type", "replace".into())]),
+        });
+    }
+    out.into()
+}
+
+fn conflict_to_js(c: &crate::core::store::Conflict<JsModel>) -> JsValue {
+    let side = |values: &[Option<JsValue>]| {
+        let o = Object::new();
+        for (f, v) in c.fields.iter().zip(values) {
+            let _ = Reflect::set(&o, &f.as_str().into(), v.as_ref().unwrap_or(&JsValue::UNDEFINED));
+        }
+        JsValue::from(o)
+    };
+    let fields: Array = c.fields.iter().map(|f| JsValue::from(f.as_str())).collect();
+    object(&[
+        ("id", c.key.as_str().into()),
+        ("fields", fields.into()),
+        ("base", side(&c.base)),
+        ("mine", side(&c.mine)),
+        ("theirs", side(&c.theirs)),
+    ])
+}

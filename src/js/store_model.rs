@@ -1,0 +1,64 @@
+//! The store's [`Model`] for plain JavaScript objects: key and version read by field name,
+//! patches applied with `Object.assign` into a new object (the old one is never mutated).
+
+use crate::core::store::Model;
+use js_sys::{Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+
+#[derive(Clone, Debug)]
+pub(crate) struct JsModel {
+    pub(crate) key_field: JsValue,
+    pub(crate) version_field: Option<JsValue>,
+}
+
+/// A key as text: strings as they are, numbers in JavaScript's own notation (so `get(1)` and
+/// `get("1")` find the same item, as object property access would).
+pub(crate) fn key_text(v: &JsValue) -> Option<String> {
+    if let Some(s) = v.as_string() {
+        return Some(s);
+    }
+    v.as_f64().filter(|n| n.is_finite()).map(|_| String::from(v.unchecked_ref::<js_sys::Number>().to_string_with_radix(10).unwrap_or_default()))
+}
+
+impl Model for JsModel {
+    type Key = String;
+    type Item = JsValue;
+    type Patch = JsValue;
+    type Value = JsValue;
+
+    fn key(&self, item: &JsValue) -> Option<String> {
+        if !item.is_object() {
+            return None;
+        }
+        key_text(&Reflect::get(item, &self.key_field).ok()?)
+    }
+
+    fn version(&self, item: &JsValue) -> Option<f64> {
+        let field = self.version_field.as_ref()?;
+        let v = Reflect::get(item, field).ok()?;
+        let n = match v.as_string() {
+            Some(s) => js_sys::Date::parse(&s), // updatedAt-style ISO timestamps
+            None => v.as_f64()?,
+        };
+        n.is_finite().then_some(n)
+    }
+
+    fn apply(&self, item: &JsValue, patch: &JsValue) -> JsValue {
+        let out = Object::new();
+        Object::assign(&out, item.unchecked_ref());
+        Object::assign(&out, patch.unchecked_ref());
+        out.into()
+    }
+
+    fn patch_fields(&self, patch: &JsValue) -> Vec<String> {
+        Object::keys(patch.unchecked_ref::<Object>()).iter().filter_map(|k| k.as_string()).collect()
+    }
+
+    fn field(&self, item: &JsValue, name: &str) -> Option<JsValue> {
+        Reflect::get(item, &name.into()).ok().filter(|v| !v.is_undefined())
+    }
+
+    fn patch_field(&self, patch: &JsValue, name: &str) -> Option<JsValue> {
+        self.field(patch, name)
+    }
+}
