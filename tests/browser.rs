@@ -221,7 +221,9 @@ async fn malformed_frames_go_to_on_error_and_never_reach_subscribers_or_stop_lat
         raw.relay(&f, text);
     }
     let meta = r#"{"timestamp":"t","userId":"u","sessionId":"s","featureVersion":"1","priority":"low"}"#;
-    raw.relay(&f, &format!(r#"{{"type":"event","feature":"{f}","entity":"item","action":"created","data":{{"ok":true}},"meta":{meta}}}"#));
+    // The valid event comes inside a batch whose first element is broken: only that one is dropped.
+    let good = format!(r#"{{"type":"event","feature":"{f}","entity":"item","action":"created","data":{{"ok":true}},"meta":{meta}}}"#);
+    raw.relay(&f, &format!(r#"{{"type":"batch","events":[{{"feature":"{f}"}},{good}]}}"#));
 
     let data = inbox.next_data(5000).await;
     assert_eq!(get(&data, "ok").as_bool(), Some(true), "the valid event after the bad ones is delivered");
@@ -230,8 +232,10 @@ async fn malformed_frames_go_to_on_error_and_never_reach_subscribers_or_stop_lat
         assert_eq!(get(&e, "kind").as_string().unwrap(), "invalidFrame", "for {raw:?}");
         assert!(!get(&e, "reason").as_string().unwrap().is_empty());
     }
+    let (e, _) = common::next(&mut errors, 5000, "error for the broken batch element").await;
+    assert!(get(&e, "reason").as_string().unwrap().contains("entity"));
     assert!(inbox.is_empty(), "no malformed frame reached the subscriber");
-    assert_eq!(get(&c.stats(), "invalidFrames").as_f64(), Some(bad.len() as f64));
+    assert_eq!(get(&c.stats(), "invalidFrames").as_f64(), Some(bad.len() as f64 + 1.0));
     assert_eq!(c.status().as_string().unwrap(), "connected");
     c.disconnect();
 }

@@ -49,6 +49,7 @@ async fn publish(State(state): State<AppState>, body: axum::body::Bytes) -> Resp
         Value::Array(items) => items,
         one => vec![one],
     };
+    let accepted = items.len();
     let mut events = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         match serde_json::from_value::<OutgoingEvent<Value>>(item) {
@@ -56,19 +57,10 @@ async fn publish(State(state): State<AppState>, body: axum::body::Bytes) -> Resp
             Err(e) => return bad_request(format!("event {i}: {e}"), None),
         }
     }
-    for (i, ev) in events.iter().enumerate() {
-        for (field, name) in [("feature", &ev.feature), ("entity", &ev.entity), ("action", &ev.action)] {
-            if let Err(e) = livestate::protocol::validate_name(field, name) {
-                return bad_request(format!("event {i}: {e}"), Some(field));
-            }
-        }
+    match state.hub.publish_batch(events, &Publisher::system()) {
+        Ok(delivered) => (StatusCode::ACCEPTED, Json(json!({ "accepted": accepted, "delivered": delivered }))).into_response(),
+        Err((i, e)) => bad_request(format!("event {i}: {e}"), Some(e.field)),
     }
-    let accepted = events.len();
-    let mut delivered = 0;
-    for ev in events {
-        delivered += state.hub.publish(ev, &Publisher::system()).unwrap_or(0);
-    }
-    (StatusCode::ACCEPTED, Json(json!({ "accepted": accepted, "delivered": delivered }))).into_response()
 }
 
 fn bad_request(message: String, field: Option<&str>) -> Response {

@@ -76,26 +76,31 @@ impl Hub {
     /// Validates an event, adds its meta and queues it to every subscriber of its feature.
     /// Returns how many connections it was queued to.
     pub fn publish(&self, event: OutgoingEvent<Value>, from: &Publisher) -> Result<usize, NameError> {
-        validate_name("feature", &event.feature)?;
-        validate_name("entity", &event.entity)?;
-        validate_name("action", &event.action)?;
-        let meta = Meta {
-            timestamp: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-            user_id: from.user_id.clone(),
-            session_id: from.session_id.clone(),
-            feature_version: "1.0".into(),
-            priority: event.priority.unwrap_or_default(),
-        };
-        let feature = event.feature.clone();
-        let frame = ServerFrame::Event(WebSocketMessage {
-            feature: event.feature,
-            entity: event.entity,
-            action: event.action,
-            data: event.data,
-            meta,
-        });
-        let text = serde_json::to_string(&frame).expect("a serde_json::Value always serialises");
-        Ok(self.fan_out(&feature, text.into()))
+        let message = stamp(event, from)?;
+        let feature = message.feature.clone();
+        Ok(self.fan_out(&feature, encode(&ServerFrame::Event(message))))
+    }
+
+    /// Publishes several events at once. All are validated first (the error carries the index
+    /// of the first bad one), then each feature's events go out as one `batch` frame, so a
+    /// client applies them with one change notification. Returns the sum over events of the
+    /// connections each was queued to.
+    pub fn publish_batch(&self, events: Vec<OutgoingEvent<Value>>, from: &Publisher) -> Result<usize, (usize, NameError)> {
+        let mut groups: Vec<(String, Vec<WebSocketMessage<Value>>)> = Vec::new();
+        for (i, event) in events.into_iter().enumerate() {
+            let message = stamp(event, from).map_err(|e| (i, e))?;
+            match groups.iter_mut().find(|(f, _)| *f == message.feature) {
+                Some((_, list)) => list.push(message),
+                None => groups.push((message.feature.clone(), vec![message])),
+            }
+        }
+        let mut delivered = 0;
+        for (feature, mut events) in groups {
+            let count = events.len();
+            let frame = if count == 1 { ServerFrame::Event(events.remove(0)) } else { ServerFrame::Batch { events } };
+            delivered += self.fan_out(&feature, encode(&frame)) * count;
+        }
+        Ok(delivered)
     }
 
     /// Queues `text` verbatim to `feature`'s subscribers (the test-only raw relay).
@@ -117,4 +122,24 @@ impl Hub {
         }
         queued
     }
+}
+
+/// Checks the names and adds the gateway's meta.
+fn stamp(event: OutgoingEvent<Value>, from: &Publisher) -> Result<WebSocketMessage<Value>, NameError> {
+    validate_name("feature", &event.feature)?;
+    validate_name("entity", &event.entity)?;
+    validate_name("action", &event.action)?;
+    let meta = Meta {
+        timestamp: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+        user_id: from.user_id.clone(),
+        session_id: from.session_id.clone(),
+        feature_version: "1.0".into(),
+        priority: event.priority.unwrap_or_default(),
+    };
+    Ok(WebSocketMessage { feature: event.feature, entity: event.entity, action: event.action, data: event.data, meta })
+}
+
+/// Serialises a frame once for every subscriber.
+fn encode(frame: &ServerFrame<Value>) -> Utf8Bytes {
+    serde_json::to_string(frame).expect("a serde_json::Value always serialises").into()
 }

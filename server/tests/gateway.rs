@@ -151,14 +151,19 @@ async fn a_backend_publishes_over_http_and_learns_how_many_connections_got_it() 
 }
 
 #[tokio::test]
-async fn a_batch_over_http_arrives_in_order() {
+async fn a_bulk_publish_arrives_as_one_batch_frame_per_feature_in_order() {
     let gw = Gateway::start(|_| {}).await;
-    let mut a = gw.subscribed(&["products"]).await;
-    let batch: Vec<Value> = (0..5).map(|i| json!({"feature": "products", "entity": "product", "action": "updated", "data": {"n": i}})).collect();
-    assert_eq!(gw.post(&Value::from(batch).to_string()).await, (202, json!({"accepted": 5, "delivered": 5})));
-    for i in 0..5 {
-        assert_eq!(next_frame(&mut a).await["data"]["n"], i);
-    }
+    let mut a = gw.subscribed(&["products", "orders"]).await;
+    let mut batch: Vec<Value> = (0..5).map(|i| json!({"feature": "products", "entity": "product", "action": "updated", "data": {"n": i}})).collect();
+    batch.insert(2, json!({"feature": "orders", "entity": "order", "action": "paid", "data": {"n": 9}}));
+    assert_eq!(gw.post(&Value::from(batch).to_string()).await, (202, json!({"accepted": 6, "delivered": 6})));
+    let first = next_frame(&mut a).await;
+    assert_eq!(first["type"], "batch");
+    let ns: Vec<i64> = first["events"].as_array().unwrap().iter().map(|e| e["data"]["n"].as_i64().unwrap()).collect();
+    assert_eq!(ns, [0, 1, 2, 3, 4]);
+    assert_eq!(first["events"][0]["meta"]["userId"], "system");
+    let second = next_frame(&mut a).await;
+    assert_eq!((second["type"].as_str(), second["data"]["n"].as_i64()), (Some("event"), Some(9)), "a lone event stays a plain event");
 }
 
 #[tokio::test]

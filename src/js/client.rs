@@ -490,9 +490,24 @@ fn on_frame(rc: &Shared, gen: u32, text: &JsValue) {
         }
     };
     match frame {
-        Frame::Event { message, feature, entity, action } => {
+        Frame::Event(e) => {
             drive(rc, |me, out| me.core.handle(Input::Activity { gen }, now(), out));
-            dispatch(rc, &message, &feature, &entity, &action);
+            dispatch(rc, &e);
+        }
+        Frame::Batch(events) => {
+            drive(rc, |me, out| me.core.handle(Input::Activity { gen }, now(), out));
+            // Delivered synchronously, one after another: stores coalesce them into one
+            // change notification (they flush in a microtask).
+            for e in events {
+                match e {
+                    Ok(e) => dispatch(rc, &e),
+                    Err(reason) => {
+                        rc.borrow_mut().stats.invalid_frames += 1;
+                        let frame = decode::excerpt(text);
+                        notify(rc, vec![Notice::Error(RealtimeErrorEvent::InvalidFrame { reason, frame })]);
+                    }
+                }
+            }
         }
         Frame::Welcome(w) => {
             drive(rc, |me, out| me.core.handle(Input::Welcome { gen, heartbeat_ms: w.heartbeat.into() }, now(), out))
@@ -509,7 +524,8 @@ fn on_frame(rc: &Shared, gen: u32, text: &JsValue) {
 
 /// Delivers one event to its subscribers. Each callback is looked up again right before it
 /// runs, so one that an earlier callback unsubscribed is skipped.
-fn dispatch(rc: &Shared, message: &JsValue, feature: &str, entity: &str, action: &str) {
+fn dispatch(rc: &Shared, event: &decode::Event) {
+    let decode::Event { message, feature, entity, action } = event;
     let mut ids = Vec::new();
     rc.borrow().core.router().route(feature, entity, action, &mut ids);
     if ids.is_empty() {

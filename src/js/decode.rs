@@ -26,9 +26,19 @@ extern "C" {
     fn meta(this: &RawFrame) -> JsValue;
 }
 
+/// An event's envelope, read into Rust for routing; `message` is the whole JS object.
+pub(crate) struct Event {
+    pub(crate) message: JsValue,
+    pub(crate) feature: String,
+    pub(crate) entity: String,
+    pub(crate) action: String,
+}
+
 /// A valid frame.
 pub(crate) enum Frame {
-    Event { message: JsValue, feature: String, entity: String, action: String },
+    Event(Event),
+    /// Each element checked on its own: one bad event does not cost the others.
+    Batch(Vec<Result<Event, Invalid>>),
     Welcome(Welcome),
     Heartbeat,
     Ack,
@@ -49,22 +59,13 @@ pub(crate) fn decode(text: &JsValue) -> Result<Frame, Invalid> {
     let raw: &RawFrame = value.unchecked_ref();
     let kind = raw.kind().as_string().ok_or("a frame needs a string `type`")?;
     match kind.as_str() {
-        "event" => {
-            let name = |field: &'static str, v: JsValue| -> Result<String, Invalid> {
-                let s = v.as_string().ok_or_else(|| format!("event: `{field}` must be a string"))?;
-                validate_name(field, &s).map_err(|e| format!("event: {e}"))?;
-                Ok(s)
-            };
-            let feature = name("feature", raw.feature())?;
-            let entity = name("entity", raw.entity())?;
-            let action = name("action", raw.action())?;
-            if raw.data().is_undefined() {
-                return Err("event: missing `data`".into());
+        "event" => event(value).map(Frame::Event),
+        "batch" => {
+            let events = js_sys::Reflect::get(&value, &"events".into()).unwrap_or(JsValue::UNDEFINED);
+            if !js_sys::Array::is_array(&events) {
+                return Err("batch: `events` must be an array".into());
             }
-            if !raw.meta().is_object() {
-                return Err("event: missing `meta` object".into());
-            }
-            Ok(Frame::Event { message: value, feature, entity, action })
+            Ok(Frame::Batch(js_sys::Array::from(&events).iter().map(event).collect()))
         }
         "welcome" => serde_wasm_bindgen::from_value(value).map(Frame::Welcome).map_err(|e| format!("welcome: {e}")),
         "error" => serde_wasm_bindgen::from_value(value).map(Frame::Error).map_err(|e| format!("error frame: {e}")),
@@ -72,6 +73,28 @@ pub(crate) fn decode(text: &JsValue) -> Result<Frame, Invalid> {
         "subscribed" | "unsubscribed" => Ok(Frame::Ack),
         other => Err(format!("unknown frame type {other:?}")),
     }
+}
+
+fn event(value: JsValue) -> Result<Event, Invalid> {
+    if !value.is_object() {
+        return Err("event: not an object".into());
+    }
+    let raw: &RawFrame = value.unchecked_ref();
+    let name = |field: &'static str, v: JsValue| -> Result<String, Invalid> {
+        let s = v.as_string().ok_or_else(|| format!("event: `{field}` must be a string"))?;
+        validate_name(field, &s).map_err(|e| format!("event: {e}"))?;
+        Ok(s)
+    };
+    let feature = name("feature", raw.feature())?;
+    let entity = name("entity", raw.entity())?;
+    let action = name("action", raw.action())?;
+    if raw.data().is_undefined() {
+        return Err("event: missing `data`".into());
+    }
+    if !raw.meta().is_object() {
+        return Err("event: missing `meta` object".into());
+    }
+    Ok(Event { message: value, feature, entity, action })
 }
 
 /// The first 200 characters of a frame, for error reports.

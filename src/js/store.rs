@@ -134,6 +134,8 @@ pub(crate) struct StoreInner {
     invalid_events: u32,
     subscription: Option<Subscription>,
     on_event: Option<Closure<dyn FnMut(JsValue, JsValue)>>,
+    /// A flush is queued as a microtask: events delivered in one go (a batch frame) share it.
+    flush_scheduled: bool,
 }
 
 impl Drop for StoreInner {
@@ -223,13 +225,14 @@ impl RealtimeStore {
             invalid_events: 0,
             subscription: None,
             on_event: None,
+            flush_scheduled: false,
         }));
         let weak = Rc::downgrade(&inner);
         let on_event = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |data: JsValue, message: JsValue| {
             if let Some(rc) = weak.upgrade() {
                 let action = Reflect::get(&message, &"action".into()).ok().and_then(|a| a.as_string()).unwrap_or_default();
                 apply_event(&rc, &action, data, Some(&message));
-                flush(&rc);
+                schedule_flush(&rc);
             }
         });
         let callback: Function = on_event.as_ref().unchecked_ref::<Function>().clone();
@@ -323,7 +326,7 @@ impl RealtimeStore {
             };
         };
         self.inner.borrow_mut().loading = true;
-        flush(&self.inner);
+        flush_status(&self.inner);
         let weak = Rc::downgrade(&self.inner);
         future_to_promise(async move {
             let result = JsFuture::from(promise).await;
@@ -336,7 +339,7 @@ impl RealtimeStore {
                     Err(e)
                 }
             };
-            flush(&rc);
+            flush_status(&rc);
             outcome.map(|_| JsValue::UNDEFINED)
         })
     }
@@ -495,11 +498,41 @@ fn apply_event(rc: &Shared, action: &str, data: JsValue, message: Option<&JsValu
     }
 }
 
-/// Ends a batch: one notification to listeners, then conflict and rejection callbacks.
+/// Flushes once the events being delivered right now have all been applied.
+fn schedule_flush(rc: &Shared) {
+    let mut me = rc.borrow_mut();
+    if std::mem::replace(&mut me.flush_scheduled, true) {
+        return;
+    }
+    let weak = Rc::downgrade(rc);
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Some(rc) = weak.upgrade() {
+            if rc.borrow().flush_scheduled {
+                flush(&rc);
+            }
+        }
+    });
+}
+
+/// Ends a batch: one notification to listeners (if anything changed), then conflict and
+/// rejection callbacks.
 fn flush(rc: &Shared) {
+    notify(rc, false)
+}
+
+/// Like `flush`, but notifies even without diffs: `loading` or `error` changed.
+fn flush_status(rc: &Shared) {
+    notify(rc, true)
+}
+
+fn notify(rc: &Shared, always: bool) {
     let (listeners, diffs, conflicts, rejections, on_conflict, on_rejected) = {
         let mut me = rc.borrow_mut();
+        me.flush_scheduled = false;
         let changes: Changes<JsModel> = me.store.flush();
+        if changes.diffs.is_empty() && changes.conflicts.is_empty() && changes.rejections.is_empty() && !always {
+            return;
+        }
         if !changes.diffs.is_empty() {
             me.items = None;
         }

@@ -111,6 +111,12 @@ pub enum ServerFrame<D> {
     Welcome(Welcome),
     /// An event for a subscribed feature.
     Event(WebSocketMessage<D>),
+    /// Events of one feature published together (a bulk publish), oldest first. Clients
+    /// apply them as one batch: one change notification per store.
+    Batch {
+        /// The events.
+        events: Vec<WebSocketMessage<D>>,
+    },
     /// Liveness signal; the client answers with `pong`.
     Heartbeat,
     /// Acknowledges a `subscribe`.

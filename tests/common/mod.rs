@@ -33,6 +33,17 @@ pub async fn gateway(command: &str) {
     assert_eq!(resp.status(), 204, "harness {command} failed");
 }
 
+/// Publishes through the gateway's HTTP API (via the harness), as a backend would.
+pub async fn backend_publish(body: &str) {
+    let window = web_sys::window().unwrap();
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&body.into());
+    let resp = JsFuture::from(window.fetch_with_str_and_init(&format!("{}/publish", ctl_url()), &init)).await.unwrap();
+    let resp: web_sys::Response = resp.dyn_into().unwrap();
+    assert_eq!(resp.status(), 204, "backend publish failed");
+}
+
 /// Options from a JSON literal, with `"url"` filled in when absent.
 pub fn options(json: &str) -> JsValue {
     let v = js_sys::JSON::parse(json).unwrap();

@@ -3,6 +3,7 @@
 //
 //   node gateway-harness.mjs <gateway-binary> <ws-port> <control-port> [gateway flags...]
 //   POST /kill | /start | /restart | /pause | /resume   (204 once done)
+//   POST /publish   body forwarded to the gateway's POST /api/events
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
@@ -45,8 +46,23 @@ const routes = {
   '/resume': async () => { child?.kill('SIGCONT'); },
 };
 
+// Forwards a body to the gateway's /api/events, as a backend would (a page cannot: the
+// gateway's API sends no CORS headers, by design).
+async function publish(req) {
+  const chunks = [];
+  for await (const c of req) chunks.push(c);
+  const r = await fetch(`http://127.0.0.1:${wsPort}/api/events`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat(chunks),
+  });
+  if (r.status !== 202) throw new Error(`publish: ${r.status} ${await r.text()}`);
+}
+
 const server = http.createServer(async (req, res) => {
   res.setHeader('Access-Control-Allow-Origin', '*');
+  if (req.url === '/publish') {
+    try { await publish(req); res.writeHead(204).end(); } catch (e) { res.writeHead(500).end(String(e)); }
+    return;
+  }
   const route = routes[req.url];
   if (!route) { res.writeHead(404).end(); return; }
   try { await route(); res.writeHead(204).end(); }

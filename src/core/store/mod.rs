@@ -25,6 +25,9 @@ pub use model::{item, MapItem, MapModel, Model};
 
 use std::collections::{BTreeMap, VecDeque};
 
+/// The store under the name the JavaScript API uses.
+pub type RealtimeStore<M> = Store<M>;
+
 /// Identifies one optimistic operation.
 pub type OpId = u64;
 
