@@ -30,7 +30,8 @@ run cargo test -q -p livestate-server
 step "browser: wasm-bindgen-test in headless Chromium against a live gateway"
 cargo build -q -p livestate-server
 node tests/support/gateway-harness.mjs target/debug/livestate-server "$WS_PORT" "$CTL_PORT" \
-  --heartbeat-interval 500 --client-publish --test-relay-raw &
+  --heartbeat-interval 500 --client-publish --test-relay-raw --cors-origin "http://127.0.0.1:*" \
+  --features-file tests/support/features.json &
 harness_pid=$!
 for _ in $(seq 1 300); do
   (exec 3<>/dev/tcp/127.0.0.1/"$CTL_PORT") 2>/dev/null && break

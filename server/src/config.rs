@@ -36,9 +36,57 @@ pub struct Config {
     #[arg(long, env = "LIVESTATE_OUTBOUND_QUEUE", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub outbound_queue: u32,
 
-    /// Let browsers publish events with `publish` frames (off: only backends publish).
+    /// Without auth: let browsers publish events with `publish` frames (off: only backends
+    /// publish). With auth, the token's `publish` claim decides.
     #[arg(long, env = "LIVESTATE_CLIENT_PUBLISH")]
     pub client_publish: bool,
+
+    /// Origins allowed to open WebSockets, comma-separated: exact (`https://app.example.com`),
+    /// subdomain wildcard (`https://*.example.com`), any port (`http://localhost:*`) or `*`.
+    /// Pages served by the gateway itself are always allowed.
+    #[arg(long, env = "WEBSOCKET_CORS_ORIGIN", default_value = "http://localhost:4200")]
+    pub cors_origin: String,
+
+    /// Open WebSocket connections accepted; further upgrades get 503.
+    #[arg(long, env = "WEBSOCKET_MAX_CONNECTIONS", default_value_t = 1000)]
+    pub max_connections: usize,
+
+    /// Connections one user (token `sub`) may hold; more are closed with 4004.
+    #[arg(long, env = "LIVESTATE_MAX_CONNECTIONS_PER_USER", default_value_t = 10)]
+    pub max_connections_per_user: usize,
+
+    /// Messages per second a connection may send on average (token bucket); more close it with 4002.
+    #[arg(long, env = "LIVESTATE_RATE_LIMIT", default_value_t = 20.0)]
+    pub rate_limit: f64,
+
+    /// Messages a connection may send in a burst.
+    #[arg(long, env = "LIVESTATE_RATE_BURST", default_value_t = 60.0)]
+    pub rate_burst: f64,
+
+    /// HS256 secret for JWTs. With it (or a public key) every connection needs a valid token.
+    #[arg(long, env = "LIVESTATE_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// PEM file with an RS256 public key for JWTs (optional, beside or instead of the secret).
+    #[arg(long, env = "LIVESTATE_JWT_PUBLIC_KEY")]
+    pub jwt_public_key: Option<PathBuf>,
+
+    /// Milliseconds a new connection has to send its token before it is closed (4500).
+    #[arg(long, env = "LIVESTATE_AUTH_TIMEOUT", default_value_t = 10_000)]
+    pub auth_timeout: u32,
+
+    /// Key backends must send (`Authorization: Bearer <key>` or `X-Api-Key`) to use /api.
+    /// Without one, /api only answers callers on this machine (loopback).
+    #[arg(long, env = "LIVESTATE_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+
+    /// JSON file with the feature registry; default: the seed's rbac, users, products, orders.
+    #[arg(long, env = "LIVESTATE_FEATURES_FILE")]
+    pub features_file: Option<PathBuf>,
+
+    /// Print the JSON Schema of the event message and exit.
+    #[arg(long)]
+    pub print_schema: bool,
 
     /// Serve this folder at `/` (the demo page).
     #[arg(long, env = "LIVESTATE_STATIC_DIR")]
@@ -65,5 +113,9 @@ impl Config {
 
     pub(crate) fn idle_timeout(&self) -> Duration {
         Duration::from_millis(self.connection_timeout.into())
+    }
+
+    pub(crate) fn auth_timeout(&self) -> Duration {
+        Duration::from_millis(self.auth_timeout.into())
     }
 }

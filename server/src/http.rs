@@ -1,15 +1,20 @@
-//! HTTP routes: the WebSocket upgrade, the backend publish API and the demo's static files.
+//! HTTP routes: the WebSocket upgrade (Origin and capacity checked before it), the backend
+//! API, operations endpoints and the demo's static files.
 
 use crate::hub::Publisher;
+use crate::metrics::Drop;
+use crate::registry::Unknown;
 use crate::ws::Handler;
 use crate::AppState;
-use axum::extract::{State, WebSocketUpgrade};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, Path, Query, State, WebSocketUpgrade};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use livestate::protocol::OutgoingEvent;
+use serde::Deserialize;
 use serde_json::{json, Value};
+use std::net::SocketAddr;
 use tower_http::services::ServeDir;
 
 /// tungstenite's default 128 KiB read buffer costs ~90 KB per idle connection; 4 KiB holds
@@ -20,6 +25,11 @@ pub(crate) fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .route(&state.config.path, get(upgrade))
         .route("/api/events", post(publish))
+        .route("/api/clients/{id}/events", post(publish_to_client))
+        .route("/api/users/{user}/events", post(publish_to_user))
+        .route("/api/features/{feature}/clients", get(feature_clients))
+        .route("/api/schema", get(|| async { Json(crate::message_schema()) }))
+        .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }));
     if let Some(dir) = &state.config.pkg_dir {
         app = app.nest_service("/pkg", ServeDir::new(dir));
@@ -30,39 +40,155 @@ pub(crate) fn router(state: AppState) -> Router {
     app.with_state(state)
 }
 
-async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+#[derive(Deserialize)]
+struct WsQuery {
+    /// The seed's `?token=`; accepted, but the first-frame token is preferred. Never logged.
+    token: Option<String>,
+}
+
+async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, headers: HeaderMap, Query(q): Query<WsQuery>) -> Response {
+    let header_str = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    if !state.origins.allows(header_str(header::ORIGIN), header_str(header::HOST)) {
+        state.hub.metrics().drop(Drop::Origin);
+        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+    }
+    let Ok(permit) = state.slots.clone().try_acquire_owned() else {
+        state.hub.metrics().drop(Drop::Full);
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
+    };
     ws.read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .max_message_size(state.config.max_message_size)
         .max_frame_size(state.config.max_message_size)
-        .on_upgrade(move |socket| Handler::run(socket, state))
+        .on_upgrade(move |socket| Handler::run(socket, state, q.token, permit))
 }
 
-/// `POST /api/events`: one event object or an array of them. All are validated before any is
-/// published, so a bad batch publishes nothing.
-async fn publish(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
-    let value: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => return bad_request(format!("body is not JSON: {e}"), None),
+/// With an API key configured, callers must present it; without one, only this machine may call.
+fn api_allowed(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> Result<(), Response> {
+    match &state.config.api_key {
+        Some(key) => {
+            let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+            let plain = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+            if bearer.or(plain).is_some_and(|given| constant_time_eq(given.as_bytes(), key.as_bytes())) {
+                Ok(())
+            } else {
+                Err(error(StatusCode::UNAUTHORIZED, "missing or wrong API key".into(), None))
+            }
+        }
+        None if peer.ip().is_loopback() => Ok(()),
+        None => Err(error(StatusCode::FORBIDDEN, "set LIVESTATE_API_KEY to accept publishers from other machines".into(), None)),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Parses one event or an array of them, naming the bad one.
+fn parse_events(body: &[u8]) -> Result<(Vec<OutgoingEvent<Value>>, bool), Response> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, format!("body is not JSON: {e}"), None))?;
+    let (items, many) = match value {
+        Value::Array(items) => (items, true),
+        one => (vec![one], false),
     };
-    let items = match value {
-        Value::Array(items) => items,
-        one => vec![one],
-    };
-    let accepted = items.len();
     let mut events = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         match serde_json::from_value::<OutgoingEvent<Value>>(item) {
             Ok(ev) => events.push(ev),
-            Err(e) => return bad_request(format!("event {i}: {e}"), None),
+            Err(e) => return Err(error(StatusCode::BAD_REQUEST, format!("event {i}: {e}"), None)),
         }
     }
+    Ok((events, many))
+}
+
+fn unknown(i: Option<usize>, e: Unknown) -> Response {
+    let message = match i {
+        Some(i) => format!("event {i}: {}", e.message),
+        None => e.message,
+    };
+    error(StatusCode::UNPROCESSABLE_ENTITY, message, Some(e.field))
+}
+
+/// `POST /api/events`: one event or an array; all are checked before any is published.
+async fn publish(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if let Err(r) = api_allowed(&state, &headers, peer) {
+        return r;
+    }
+    let (events, _) = match parse_events(&body) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let accepted = events.len();
     match state.hub.publish_batch(events, &Publisher::system()) {
         Ok(delivered) => (StatusCode::ACCEPTED, Json(json!({ "accepted": accepted, "delivered": delivered }))).into_response(),
-        Err((i, e)) => bad_request(format!("event {i}: {e}"), Some(e.field)),
+        Err((i, e)) => unknown(Some(i), e),
     }
 }
 
-fn bad_request(message: String, field: Option<&str>) -> Response {
-    (StatusCode::BAD_REQUEST, Json(json!({ "error": message, "field": field }))).into_response()
+fn one_event(body: &[u8]) -> Result<OutgoingEvent<Value>, Response> {
+    match parse_events(body)? {
+        (mut events, false) => Ok(events.remove(0)),
+        _ => Err(error(StatusCode::BAD_REQUEST, "send one event object here, not an array".into(), None)),
+    }
+}
+
+/// `POST /api/clients/{id}/events`: one event to one connection.
+async fn publish_to_client(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<u64>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(r) = api_allowed(&state, &headers, peer) {
+        return r;
+    }
+    let event = match one_event(&body) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    match state.hub.send_to_connection(id, event, &Publisher::system()) {
+        Ok(true) => (StatusCode::ACCEPTED, Json(json!({ "delivered": 1 }))).into_response(),
+        Ok(false) => error(StatusCode::NOT_FOUND, format!("no connection {id}"), None),
+        Err(e) => unknown(None, e),
+    }
+}
+
+/// `POST /api/users/{user}/events`: one event to every connection of a user.
+async fn publish_to_user(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(r) = api_allowed(&state, &headers, peer) {
+        return r;
+    }
+    let event = match one_event(&body) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    match state.hub.send_to_user(&user, event, &Publisher::system()) {
+        Ok(n) => (StatusCode::ACCEPTED, Json(json!({ "delivered": n }))).into_response(),
+        Err(e) => unknown(None, e),
+    }
+}
+
+/// `GET /api/features/{feature}/clients`: connection ids subscribed to the feature.
+async fn feature_clients(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, Path(feature): Path<String>, headers: HeaderMap) -> Response {
+    if let Err(r) = api_allowed(&state, &headers, peer) {
+        return r;
+    }
+    let ids: Vec<String> = state.hub.feature_clients(&feature).iter().map(u64::to_string).collect();
+    Json(json!({ "feature": feature, "clients": ids })).into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let body = state.hub.metrics().render(&state.hub.subscription_counts());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+fn error(status: StatusCode, message: String, field: Option<&str>) -> Response {
+    (status, Json(json!({ "error": message, "field": field }))).into_response()
 }

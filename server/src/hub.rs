@@ -1,19 +1,38 @@
-//! Who is subscribed to what, and fan-out: each event is serialised once and the same bytes
-//! are queued to every subscriber without waiting on any of them.
+//! Who is connected and subscribed to what, and fan-out: each event is serialised once and the
+//! same bytes are queued to every subscriber without waiting on any of them. A client that
+//! falls behind loses `low` events first (and is told it has a gap); if its queue still
+//! overflows it is disconnected as a slow consumer. Nobody else waits for it.
 
+use crate::metrics::{Drop, Metrics};
+use crate::registry::{Registry, Unknown};
 use axum::extract::ws::Utf8Bytes;
-use livestate::protocol::{validate_name, Meta, NameError, OutgoingEvent, ServerFrame, WebSocketMessage};
+use livestate::protocol::{validate_name, Meta, OutgoingEvent, Priority, ServerFrame, WebSocketMessage};
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{mpsc, Notify};
 
-/// A connection as the hub sees it: where to queue frames, and how to tell it it fell behind.
+/// A connection as the hub sees it: its queue, and how to tell it that it fell behind.
 #[derive(Clone, Debug)]
 pub(crate) struct Peer {
     pub(crate) tx: mpsc::Sender<Utf8Bytes>,
+    /// Queue capacity, to tell "filling up" from "full".
+    pub(crate) capacity: usize,
+    /// Woken when the queue overflowed: the handler closes the connection.
     pub(crate) slow: Arc<Notify>,
+    /// Features whose `low` events were dropped for this connection, reported as a gap.
+    pub(crate) gaps: Arc<Mutex<BTreeSet<String>>>,
+    /// Woken when `gaps` gained a feature.
+    pub(crate) gap: Arc<Notify>,
+}
+
+impl Peer {
+    pub(crate) fn new(capacity: usize) -> (Self, mpsc::Receiver<Utf8Bytes>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        let peer = Peer { tx, capacity, slow: Arc::default(), gaps: Arc::default(), gap: Arc::default() };
+        (peer, rx)
+    }
 }
 
 /// Who published an event; becomes the event's `meta.userId` and `meta.sessionId`.
@@ -32,63 +51,143 @@ impl Publisher {
     }
 }
 
-/// Shared subscription table; cheap to clone.
-#[derive(Clone, Debug, Default)]
+/// Shared state of every connection; cheap to clone.
+#[derive(Clone, Debug)]
 pub struct Hub {
     inner: Arc<HubInner>,
 }
 
 #[derive(Debug, Default)]
+struct Tables {
+    features: HashMap<String, HashMap<u64, Peer>>,
+    conns: HashMap<u64, (String, Peer)>,
+    users: HashMap<String, HashSet<u64>>,
+}
+
+#[derive(Debug)]
 struct HubInner {
     // A std Mutex: it is never held across an await, and fan-out only does try_send under it.
-    features: Mutex<HashMap<String, HashMap<u64, Peer>>>,
+    tables: Mutex<Tables>,
     next_id: AtomicU64,
+    registry: Arc<Registry>,
+    pub(crate) metrics: Metrics,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::new(Registry::default())
+    }
 }
 
 impl Hub {
+    /// A hub that accepts the features of `registry`.
+    pub fn new(registry: Registry) -> Self {
+        let inner = HubInner { tables: Mutex::default(), next_id: AtomicU64::new(0), registry: Arc::new(registry), metrics: Metrics::default() };
+        Self { inner: Arc::new(inner) }
+    }
+
+    fn tables(&self) -> MutexGuard<'_, Tables> {
+        self.inner.tables.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The feature registry.
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
     pub(crate) fn next_connection_id(&self) -> u64 {
         self.inner.next_id.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    pub(crate) fn subscribe(&self, feature: &str, id: u64, peer: &Peer) {
-        let mut map = self.inner.features.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry(feature.to_owned()).or_default().insert(id, peer.clone());
+    /// Registers an authenticated connection; refused (false) if its user already has `max`.
+    pub(crate) fn join(&self, id: u64, user: &str, peer: &Peer, max_per_user: usize) -> bool {
+        let mut t = self.tables();
+        let conns = t.users.entry(user.to_owned()).or_default();
+        if conns.len() >= max_per_user {
+            return false;
+        }
+        conns.insert(id);
+        t.conns.insert(id, (user.to_owned(), peer.clone()));
+        true
     }
 
-    pub(crate) fn unsubscribe(&self, feature: &str, id: u64) {
-        let mut map = self.inner.features.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(peers) = map.get_mut(feature) {
-            peers.remove(&id);
-            if peers.is_empty() {
-                map.remove(feature);
+    /// Forgets a connection and its subscriptions.
+    pub(crate) fn leave(&self, id: u64, features: impl IntoIterator<Item = String>) {
+        let mut t = self.tables();
+        for f in features {
+            remove_subscriber(&mut t, &f, id);
+        }
+        if let Some((user, _)) = t.conns.remove(&id) {
+            if let Some(set) = t.users.get_mut(&user) {
+                set.remove(&id);
+                if set.is_empty() {
+                    t.users.remove(&user);
+                }
             }
         }
     }
 
+    pub(crate) fn subscribe(&self, feature: &str, id: u64, peer: &Peer) {
+        self.tables().features.entry(feature.to_owned()).or_default().insert(id, peer.clone());
+    }
+
+    pub(crate) fn unsubscribe(&self, feature: &str, id: u64) {
+        remove_subscriber(&mut self.tables(), feature, id);
+    }
+
     /// Connection ids subscribed to `feature` (the seed's `getFeatureClients`).
     pub fn feature_clients(&self, feature: &str) -> Vec<u64> {
-        let map = self.inner.features.lock().unwrap_or_else(|e| e.into_inner());
-        let mut ids: Vec<u64> = map.get(feature).map(|p| p.keys().copied().collect()).unwrap_or_default();
+        let t = self.tables();
+        let mut ids: Vec<u64> = t.features.get(feature).map(|p| p.keys().copied().collect()).unwrap_or_default();
         ids.sort_unstable();
         ids
     }
 
+    /// (feature, subscriber count), for metrics.
+    pub(crate) fn subscription_counts(&self) -> Vec<(String, usize)> {
+        let t = self.tables();
+        let mut v: Vec<(String, usize)> = t.features.iter().map(|(f, p)| (f.clone(), p.len())).collect();
+        v.sort();
+        v
+    }
+
+    /// Checks an event against the registry and adds its meta.
+    pub(crate) fn stamp(&self, event: OutgoingEvent<Value>, from: &Publisher) -> Result<WebSocketMessage<Value>, Unknown> {
+        for (field, name) in [("feature", &event.feature), ("entity", &event.entity), ("action", &event.action)] {
+            validate_name(field, name).map_err(|e| Unknown { field, message: e.to_string() })?;
+        }
+        let def = self.inner.registry.check(&event.feature, &event.entity, &event.action)?;
+        let meta = Meta {
+            timestamp: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+            user_id: from.user_id.clone(),
+            session_id: from.session_id.clone(),
+            feature_version: def.version.clone(),
+            priority: event.priority.unwrap_or(def.priority),
+        };
+        Ok(WebSocketMessage { feature: event.feature, entity: event.entity, action: event.action, data: event.data, meta })
+    }
+
     /// Validates an event, adds its meta and queues it to every subscriber of its feature.
     /// Returns how many connections it was queued to.
-    pub fn publish(&self, event: OutgoingEvent<Value>, from: &Publisher) -> Result<usize, NameError> {
-        let message = stamp(event, from)?;
-        let feature = message.feature.clone();
-        Ok(self.fan_out(&feature, encode(&ServerFrame::Event(message))))
+    pub fn publish(&self, event: OutgoingEvent<Value>, from: &Publisher) -> Result<usize, Unknown> {
+        let message = self.stamp(event, from)?;
+        let (feature, priority) = (message.feature.clone(), message.meta.priority);
+        self.inner.metrics.events_in.fetch_add(1, Ordering::Relaxed);
+        Ok(self.fan_out(&feature, encode(&ServerFrame::Event(message)), priority))
     }
 
     /// Publishes several events at once. All are validated first (the error carries the index
     /// of the first bad one), then each feature's events go out as one `batch` frame, so a
     /// client applies them with one change notification. Returns the sum over events of the
     /// connections each was queued to.
-    pub fn publish_batch(&self, events: Vec<OutgoingEvent<Value>>, from: &Publisher) -> Result<usize, (usize, NameError)> {
+    pub fn publish_batch(&self, events: Vec<OutgoingEvent<Value>>, from: &Publisher) -> Result<usize, (usize, Unknown)> {
         let mut groups: Vec<(String, Vec<WebSocketMessage<Value>>)> = Vec::new();
         for (i, event) in events.into_iter().enumerate() {
-            let message = stamp(event, from).map_err(|e| (i, e))?;
+            let message = self.stamp(event, from).map_err(|e| (i, e))?;
             match groups.iter_mut().find(|(f, _)| *f == message.feature) {
                 Some((_, list)) => list.push(message),
                 None => groups.push((message.feature.clone(), vec![message])),
@@ -97,49 +196,99 @@ impl Hub {
         let mut delivered = 0;
         for (feature, mut events) in groups {
             let count = events.len();
+            self.inner.metrics.events_in.fetch_add(count as u64, Ordering::Relaxed);
+            // A batch is as urgent as its most urgent event.
+            let priority = events.iter().map(|e| e.meta.priority).max_by_key(|p| rank(*p)).unwrap_or_default();
             let frame = if count == 1 { ServerFrame::Event(events.remove(0)) } else { ServerFrame::Batch { events } };
-            delivered += self.fan_out(&feature, encode(&frame)) * count;
+            delivered += self.fan_out(&feature, encode(&frame), priority) * count;
         }
         Ok(delivered)
     }
 
-    /// Queues `text` verbatim to `feature`'s subscribers (the test-only raw relay).
-    pub(crate) fn relay(&self, feature: &str, text: Utf8Bytes) -> usize {
-        self.fan_out(feature, text)
+    /// Sends an event to one connection, whatever it subscribed to. False if it is gone.
+    pub fn send_to_connection(&self, id: u64, event: OutgoingEvent<Value>, from: &Publisher) -> Result<bool, Unknown> {
+        let message = self.stamp(event, from)?;
+        let priority = message.meta.priority;
+        let text = encode(&ServerFrame::Event(message));
+        let t = self.tables();
+        Ok(t.conns.get(&id).is_some_and(|(_, peer)| self.offer(peer, "", text, priority)))
     }
 
-    fn fan_out(&self, feature: &str, text: Utf8Bytes) -> usize {
-        let map = self.inner.features.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(peers) = map.get(feature) else { return 0 };
-        let mut queued = 0;
-        for peer in peers.values() {
-            match peer.tx.try_send(text.clone()) {
-                Ok(()) => queued += 1,
-                // Never wait for one client: a full queue marks it slow and its handler closes it.
-                Err(mpsc::error::TrySendError::Full(_)) => peer.slow.notify_one(),
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
-            }
-        }
+    /// Sends an event to every connection of one user. Returns how many got it.
+    pub fn send_to_user(&self, user: &str, event: OutgoingEvent<Value>, from: &Publisher) -> Result<usize, Unknown> {
+        let message = self.stamp(event, from)?;
+        let priority = message.meta.priority;
+        let text = encode(&ServerFrame::Event(message));
+        let t = self.tables();
+        let Some(ids) = t.users.get(user) else { return Ok(0) };
+        Ok(ids.iter().filter_map(|id| t.conns.get(id)).filter(|(_, peer)| self.offer(peer, "", text.clone(), priority)).count())
+    }
+
+    /// Queues `text` verbatim to `feature`'s subscribers (the test-only raw relay).
+    pub(crate) fn relay(&self, feature: &str, text: Utf8Bytes) -> usize {
+        self.fan_out(feature, text, Priority::Normal)
+    }
+
+    fn fan_out(&self, feature: &str, text: Utf8Bytes, priority: Priority) -> usize {
+        let t = self.tables();
+        let Some(peers) = t.features.get(feature) else { return 0 };
+        let queued = peers.values().filter(|peer| self.offer(peer, feature, text.clone(), priority)).count();
+        self.inner.metrics.events_out.fetch_add(queued as u64, Ordering::Relaxed);
         queued
+    }
+
+    /// Queues one frame without waiting. `low` frames are refused once the queue is three
+    /// quarters full (the client is told it has a gap); anything refused by a full queue
+    /// marks the connection slow, and its handler closes it.
+    fn offer(&self, peer: &Peer, feature: &str, text: Utf8Bytes, priority: Priority) -> bool {
+        let filling = peer.tx.capacity() < peer.capacity / 4;
+        if priority == Priority::Low && filling && !feature.is_empty() {
+            self.gap(peer, feature);
+            return false;
+        }
+        match peer.tx.try_send(text) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) if priority == Priority::Low && !feature.is_empty() => {
+                self.gap(peer, feature);
+                false
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.inner.metrics.drop(Drop::SlowConsumer);
+                peer.slow.notify_one();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    fn gap(&self, peer: &Peer, feature: &str) {
+        self.inner.metrics.drop(Drop::LowPriority);
+        let mut gaps = peer.gaps.lock().unwrap_or_else(|e| e.into_inner());
+        if gaps.insert(feature.to_owned()) {
+            peer.gap.notify_one();
+        }
     }
 }
 
-/// Checks the names and adds the gateway's meta.
-fn stamp(event: OutgoingEvent<Value>, from: &Publisher) -> Result<WebSocketMessage<Value>, NameError> {
-    validate_name("feature", &event.feature)?;
-    validate_name("entity", &event.entity)?;
-    validate_name("action", &event.action)?;
-    let meta = Meta {
-        timestamp: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-        user_id: from.user_id.clone(),
-        session_id: from.session_id.clone(),
-        feature_version: "1.0".into(),
-        priority: event.priority.unwrap_or_default(),
-    };
-    Ok(WebSocketMessage { feature: event.feature, entity: event.entity, action: event.action, data: event.data, meta })
+fn remove_subscriber(t: &mut Tables, feature: &str, id: u64) {
+    if let Some(peers) = t.features.get_mut(feature) {
+        peers.remove(&id);
+        if peers.is_empty() {
+            t.features.remove(feature);
+        }
+    }
+}
+
+fn rank(p: Priority) -> u8 {
+    match p {
+        Priority::Low => 0,
+        Priority::Normal => 1,
+        Priority::High => 2,
+        Priority::Critical => 3,
+    }
 }
 
 /// Serialises a frame once for every subscriber.
-fn encode(frame: &ServerFrame<Value>) -> Utf8Bytes {
+pub(crate) fn encode(frame: &ServerFrame<Value>) -> Utf8Bytes {
     serde_json::to_string(frame).expect("a serde_json::Value always serialises").into()
 }

@@ -2,48 +2,88 @@
 //!
 //! # Layout
 //! - [`Config`]: settings from the seed's environment variables and flags.
-//! - [`Hub`]: subscriptions per feature and fan-out (serialise once, queue everywhere).
-//! - `ws`: one handler per browser connection.
-//! - `http`: the backend API and static files for the demo.
+//! - [`Registry`]: the features, entities and actions events may name.
+//! - [`Hub`]: connections, subscriptions per feature, fan-out (serialise once, queue everywhere).
+//! - [`EventService`]: the Rust API for backends (emit, batches, targeting).
+//! - `auth` (JWT), `origin` (allow-list), `metrics` (Prometheus counters).
+//! - `ws`: one handler per browser connection; `http`: the routes.
 //!
 //! [`serve`] runs the whole gateway on a listener until a shutdown future resolves; the
 //! binary only parses flags and calls it, so tests run the same code on port 0.
 
 #![warn(missing_docs, unreachable_pub)]
 
+mod auth;
 mod config;
 mod http;
 mod hub;
+mod metrics;
+mod origin;
+mod registry;
+mod service;
 mod ws;
 
+pub use auth::{AuthError, Identity};
 pub use config::Config;
 pub use hub::{Hub, Publisher};
+pub use registry::{FeatureDef, Registry, Unknown};
+pub use service::EventService;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 /// State shared by every request and connection.
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub(crate) config: Arc<Config>,
     pub(crate) hub: Hub,
+    pub(crate) auth: Option<auth::Auth>,
+    pub(crate) origins: origin::Origins,
+    /// One permit per open WebSocket (WEBSOCKET_MAX_CONNECTIONS).
+    pub(crate) slots: Arc<Semaphore>,
     /// Flips to true once when the gateway shuts down; connection handlers watch it because
     /// axum's graceful shutdown does not wait for upgraded sockets.
     pub(crate) shutdown: watch::Receiver<bool>,
 }
 
 /// Serves the gateway on `listener` until `shutdown` resolves, then closes every WebSocket
-/// with 1001 (clients reconnect elsewhere) and returns.
+/// with 1001 (clients reconnect elsewhere) and returns. Fails early on bad settings (a bad
+/// origin pattern or key file), with a message naming the setting.
 pub async fn serve(listener: TcpListener, config: Config, hub: Hub, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+    let public_key = match &config.jwt_public_key {
+        Some(path) => Some(std::fs::read(path).map_err(|e| invalid(format!("{}: {e}", path.display())))?),
+        None => None,
+    };
+    let auth = auth::Auth::new(config.jwt_secret.as_deref(), public_key.as_deref()).map_err(invalid)?;
+    let origins = origin::Origins::parse(&config.cors_origin).map_err(invalid)?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let state = AppState { config: Arc::new(config), hub, shutdown: stop_rx };
+    let slots = Arc::new(Semaphore::new(config.max_connections));
+    let state = AppState { config: Arc::new(config), hub, auth, origins, slots, shutdown: stop_rx };
     let app = http::router(state);
-    axum::serve(listener, app)
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stop_tx.send(true);
         })
         .await
+}
+
+/// Builds the hub for a configuration: the registry from its file, or the built-in one.
+pub fn hub_for(config: &Config) -> Result<Hub, String> {
+    let registry = match &config.features_file {
+        Some(path) => Registry::load(path)?,
+        None => Registry::default(),
+    };
+    Ok(Hub::new(registry))
+}
+
+/// The JSON Schema of an event message (the seed's `WebSocketMessage`), generated from the
+/// Rust types so other backends (Fastify/TypeBox, ...) validate exactly what the gateway sends.
+pub fn message_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(livestate::protocol::WebSocketMessage<serde_json::Value>);
+    serde_json::to_value(schema).expect("schemas serialise")
 }

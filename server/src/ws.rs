@@ -1,97 +1,144 @@
-//! One browser connection: a handler that owns the socket, its outbound queue and its
-//! subscriptions, and runs until the socket closes, goes silent, falls behind or the gateway
-//! shuts down. Every exit leaves through the same cleanup.
+//! One browser connection: authenticate, then serve until the socket closes, goes silent,
+//! falls behind, floods, outlives its token or the gateway shuts down. Every exit leaves
+//! through the same cleanup (unsubscribe, forget the connection, release its slot).
 
-use crate::hub::{Peer, Publisher};
+use crate::auth::{AuthError, Identity};
+use crate::hub::{encode, Peer, Publisher};
+use crate::metrics::Drop;
 use crate::AppState;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
 use livestate::protocol::{codes, validate_name, ClientFrame, ErrorFrame, ServerFrame, Welcome};
 use serde_json::Value;
 use std::collections::HashSet;
-use std::sync::Arc;
-use tokio::sync::{mpsc, Notify};
-use tokio::time::{interval_at, Instant, MissedTickBehavior};
+use std::sync::atomic::Ordering::Relaxed;
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio::time::{interval_at, sleep_until, Duration, Instant, MissedTickBehavior};
 
 /// Frames written per flush when the queue has a backlog: one syscall for many events.
 const WRITE_BATCH: usize = 64;
+
+/// Why the loop ended; decides the close frame.
+enum Exit {
+    Gone,
+    Close(u16, String),
+}
+
+fn close(code: u16, reason: impl Into<String>) -> Exit {
+    Exit::Close(code, reason.into())
+}
+
+/// Inbound rate limit: a token bucket refilled continuously.
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+    rate: f64,
+    burst: f64,
+}
+
+impl Bucket {
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
 
 pub(crate) struct Handler {
     id: u64,
     state: AppState,
     peer: Peer,
+    identity: Identity,
     features: HashSet<String>,
-}
-
-/// Why the loop ended; decides the close frame.
-enum Exit {
-    Gone,
-    Close(u16, &'static str),
+    bucket: Bucket,
 }
 
 impl Handler {
-    pub(crate) async fn run(mut socket: WebSocket, state: AppState) {
+    /// Runs one connection. `permit` holds its slot under the connection limit until it ends.
+    pub(crate) async fn run(mut socket: WebSocket, state: AppState, query_token: Option<String>, permit: OwnedSemaphorePermit) {
+        let metrics = state.hub.metrics();
+        metrics.connections.fetch_add(1, Relaxed);
+        metrics.connections_total.fetch_add(1, Relaxed);
         let id = state.hub.next_connection_id();
-        let (tx, mut rx) = mpsc::channel(state.config.outbound_queue as usize);
-        let peer = Peer { tx, slow: Arc::new(Notify::new()) };
+        let (peer, mut rx) = Peer::new(state.config.outbound_queue as usize);
         let mut shutdown = state.shutdown.clone();
-        let mut this = Handler { id, state, peer, features: HashSet::new() };
-        tracing::debug!(conn = id, "connected");
 
-        let welcome = ServerFrame::<Value>::Welcome(Welcome {
-            connection_id: id.to_string(),
-            heartbeat: this.state.config.heartbeat_interval,
-        });
-        let exit = if socket.send(text(&welcome)).await.is_err() {
-            Exit::Gone
-        } else {
-            this.serve(&mut socket, &mut rx, &mut shutdown).await
+        let exit = match authenticate(&mut socket, &state, query_token).await {
+            Err(exit) => exit,
+            Ok(identity) => {
+                let bucket = Bucket { tokens: state.config.rate_burst, last: Instant::now(), rate: state.config.rate_limit, burst: state.config.rate_burst };
+                let mut this = Handler { id, state: state.clone(), peer, identity, features: HashSet::new(), bucket };
+                let exit = if !state.hub.join(id, &this.identity.user_id, &this.peer, state.config.max_connections_per_user) {
+                    metrics.drop(Drop::UserLimit);
+                    close(codes::TOO_MANY_CONNECTIONS, "too many connections for this user")
+                } else {
+                    tracing::debug!(conn = id, user = %this.identity.user_id, "connected");
+                    let exit = this.serve(&mut socket, &mut rx, &mut shutdown).await;
+                    state.hub.leave(id, this.features.drain());
+                    exit
+                };
+                exit
+            }
         };
-
         if let Exit::Close(code, reason) = exit {
-            let frame = CloseFrame { code, reason: reason.into() };
-            let _ = socket.send(Message::Close(Some(frame))).await;
+            tracing::debug!(conn = id, code, %reason, "closing");
+            let _ = socket.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
         }
-        for f in this.features.drain() {
-            this.state.hub.unsubscribe(&f, id);
-        }
-        tracing::debug!(conn = id, "disconnected");
+        metrics.connections.fetch_sub(1, Relaxed);
+        drop(permit);
     }
 
-    async fn serve(
-        &mut self,
-        socket: &mut WebSocket,
-        rx: &mut mpsc::Receiver<Utf8Bytes>,
-        shutdown: &mut tokio::sync::watch::Receiver<bool>,
-    ) -> Exit {
+    async fn serve(&mut self, socket: &mut WebSocket, rx: &mut mpsc::Receiver<Utf8Bytes>, shutdown: &mut tokio::sync::watch::Receiver<bool>) -> Exit {
+        let welcome = ServerFrame::<Value>::Welcome(Welcome {
+            connection_id: self.id.to_string(),
+            heartbeat: self.state.config.heartbeat_interval,
+            token_expires_in: self.identity.expires_in_ms(),
+        });
+        if socket.send(Message::Text(encode(&welcome))).await.is_err() {
+            return Exit::Gone;
+        }
         let period = self.state.config.heartbeat();
         let mut heartbeat = interval_at(Instant::now() + period, period);
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut last_heard = Instant::now();
-        let slow = self.peer.slow.clone();
+        let (slow, gap) = (self.peer.slow.clone(), self.peer.gap.clone());
         loop {
+            let expiry = self.expiry();
             tokio::select! {
                 msg = socket.recv() => {
                     last_heard = Instant::now();
-                    match msg {
+                    let replies = match msg {
                         Some(Ok(Message::Text(t))) => {
-                            for reply in self.on_text(&t) {
-                                if socket.send(reply).await.is_err() {
-                                    return Exit::Gone;
-                                }
+                            if !self.bucket.take() {
+                                self.state.hub.metrics().drop(Drop::RateLimited);
+                                return close(codes::RATE_LIMITED, "too many messages");
+                            }
+                            match self.on_text(&t) {
+                                Ok(replies) => replies,
+                                Err(exit) => return exit,
                             }
                         }
-                        Some(Ok(Message::Binary(_))) => {
-                            let reply = error(livestate::protocol::codes::error::BAD_FRAME, "binary frames are not supported; send JSON text", None);
-                            if socket.send(reply).await.is_err() {
-                                return Exit::Gone;
-                            }
-                        }
-                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                        Some(Ok(Message::Binary(_))) => vec![error(codes::error::BAD_FRAME, "binary frames are not supported; send JSON text", None)],
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => vec![],
                         Some(Ok(Message::Close(_))) | None => return Exit::Gone,
                         Some(Err(e)) => {
-                            tracing::debug!(conn = self.id, error = %e, "read failed");
-                            return Exit::Close(codes::MESSAGE_TOO_BIG, "message too big or malformed");
+                            // tungstenite reports an oversized message as "Message too long: n > max".
+                            if e.to_string().contains("too long") {
+                                self.state.hub.metrics().drop(Drop::TooBig);
+                                return close(codes::MESSAGE_TOO_BIG, "message too big");
+                            }
+                            return close(1002, "protocol error");
+                        }
+                    };
+                    for reply in replies {
+                        if socket.send(reply).await.is_err() {
+                            return Exit::Gone;
                         }
                     }
                 }
@@ -111,79 +158,159 @@ impl Handler {
                 }
                 _ = heartbeat.tick() => {
                     if last_heard.elapsed() >= self.state.config.idle_timeout() {
-                        return Exit::Close(codes::IDLE_TIMEOUT, "no message within the connection timeout");
+                        return close(codes::IDLE_TIMEOUT, "no message within the connection timeout");
                     }
-                    if socket.send(text(&ServerFrame::<Value>::Heartbeat)).await.is_err() {
+                    if socket.send(Message::Text(encode(&ServerFrame::Heartbeat))).await.is_err() {
                         return Exit::Gone;
                     }
                 }
-                _ = slow.notified() => return Exit::Close(codes::SLOW_CONSUMER, "outbound queue full"),
-                _ = shutdown.changed() => return Exit::Close(codes::GOING_AWAY, "gateway shutting down"),
+                _ = sleep_until(expiry.unwrap_or_else(far_future)), if expiry.is_some() => {
+                    self.state.hub.metrics().auth_failures.fetch_add(1, Relaxed);
+                    return close(codes::UNAUTHORIZED, "token expired");
+                }
+                _ = gap.notified() => {
+                    let features: Vec<String> = std::mem::take(&mut *self.peer.gaps.lock().unwrap_or_else(|e| e.into_inner())).into_iter().collect();
+                    if !features.is_empty() && socket.send(Message::Text(encode(&ServerFrame::Gap { features }))).await.is_err() {
+                        return Exit::Gone;
+                    }
+                }
+                _ = slow.notified() => return close(codes::SLOW_CONSUMER, "outbound queue full"),
+                _ = shutdown.changed() => return close(codes::GOING_AWAY, "gateway shutting down"),
             }
         }
     }
 
-    /// Handles one client frame; returns the replies to send.
-    fn on_text(&mut self, raw: &str) -> Vec<Message> {
+    fn expiry(&self) -> Option<Instant> {
+        self.identity.expires_in_ms().map(|ms| Instant::now() + Duration::from_millis(ms))
+    }
+
+    /// Handles one client frame: the replies to send, or why to close.
+    fn on_text(&mut self, raw: &str) -> Result<Vec<Message>, Exit> {
         let frame: ClientFrame<Value> = match serde_json::from_str(raw) {
             Ok(f) => f,
-            Err(e) => return vec![error(codes::error::BAD_FRAME, &format!("invalid frame: {e}"), None)],
+            Err(e) => return Ok(vec![error(codes::error::BAD_FRAME, &format!("invalid frame: {e}"), None)]),
         };
-        match frame {
+        Ok(match frame {
             ClientFrame::Pong => vec![],
-            // Tokens are checked once auth lands (issue 4); until then any token is accepted.
-            ClientFrame::Auth { .. } => vec![],
-            ClientFrame::Subscribe { features } => {
-                // Each bad name gets its own error; the good ones are still subscribed.
-                let mut replies = Vec::new();
-                let mut ok = Vec::with_capacity(features.len());
-                for f in features {
-                    if let Err(e) = validate_name("feature", &f) {
-                        replies.push(error(codes::error::BAD_NAME, &e.to_string(), Some(f)));
-                        continue;
-                    }
-                    if self.features.insert(f.clone()) {
-                        self.state.hub.subscribe(&f, self.id, &self.peer);
-                    }
-                    ok.push(f);
-                }
-                if !ok.is_empty() {
-                    replies.push(text(&ServerFrame::<Value>::Subscribed { features: ok }));
-                }
-                replies
-            }
+            ClientFrame::Auth { token } => self.reauthenticate(&token)?,
+            ClientFrame::Subscribe { features } => self.subscribe(features),
             ClientFrame::Unsubscribe { features } => {
                 for f in &features {
                     if self.features.remove(f) {
                         self.state.hub.unsubscribe(f, self.id);
                     }
                 }
-                vec![text(&ServerFrame::<Value>::Unsubscribed { features })]
+                vec![text(&ServerFrame::Unsubscribed { features })]
             }
             ClientFrame::Publish(event) => {
-                if !self.state.config.client_publish {
-                    return vec![error(codes::error::PUBLISH_FORBIDDEN, "this gateway does not accept events from clients", Some(event.feature))];
+                if !self.identity.can_publish(&event.feature) {
+                    return Ok(vec![error(codes::error::PUBLISH_FORBIDDEN, "this connection may not publish to this feature", Some(event.feature))]);
                 }
-                let from = Publisher { user_id: "anonymous".into(), session_id: self.id.to_string() };
+                let from = Publisher {
+                    user_id: self.identity.user_id.clone(),
+                    session_id: self.identity.session_id.clone().unwrap_or_else(|| self.id.to_string()),
+                };
                 let feature = event.feature.clone();
                 match self.state.hub.publish(event, &from) {
                     Ok(_) => vec![],
-                    Err(e) => vec![error(codes::error::BAD_NAME, &e.to_string(), Some(feature))],
+                    Err(e) => vec![error(codes::error::UNKNOWN_NAME, &e.message, Some(feature))],
                 }
             }
             ClientFrame::Relay { feature, raw } => {
                 if !self.state.config.test_relay_raw {
-                    return vec![error(codes::error::UNKNOWN_TYPE, "relay frames are disabled on this gateway", None)];
+                    return Ok(vec![error(codes::error::UNKNOWN_TYPE, "relay frames are disabled on this gateway", None)]);
                 }
                 self.state.hub.relay(&feature, raw.into());
                 vec![]
             }
+        })
+    }
+
+    /// Each refused feature gets its own error; the others are still subscribed.
+    fn subscribe(&mut self, features: Vec<String>) -> Vec<Message> {
+        let mut replies = Vec::new();
+        let mut ok = Vec::with_capacity(features.len());
+        for f in features {
+            let refusal = if let Err(e) = validate_name("feature", &f) {
+                Some((codes::error::BAD_NAME, e.to_string()))
+            } else if let Err(e) = self.state.hub.registry().feature(&f) {
+                Some((codes::error::UNKNOWN_NAME, e.message))
+            } else if !self.identity.can_read(&f) {
+                Some((codes::error::FORBIDDEN, format!("this connection may not read {f:?}")))
+            } else {
+                None
+            };
+            if let Some((code, message)) = refusal {
+                replies.push(error(code, &message, Some(f)));
+                continue;
+            }
+            if self.features.insert(f.clone()) {
+                self.state.hub.subscribe(&f, self.id, &self.peer);
+            }
+            ok.push(f);
         }
+        if !ok.is_empty() {
+            replies.push(text(&ServerFrame::Subscribed { features: ok }));
+        }
+        replies
+    }
+
+    /// A fresh token on an open connection: same user, new expiry, possibly new permissions.
+    fn reauthenticate(&mut self, token: &str) -> Result<Vec<Message>, Exit> {
+        let Some(auth) = &self.state.auth else { return Ok(vec![]) }; // auth off: tokens are ignored
+        let identity = match auth.verify(token) {
+            Ok(i) if i.user_id == self.identity.user_id => i,
+            Ok(_) => return Err(self.refuse(AuthError::Invalid("the token is for another user".into()))),
+            Err(e) => return Err(self.refuse(e)),
+        };
+        self.identity = identity;
+        let mut replies = Vec::new();
+        let lost: Vec<String> = self.features.iter().filter(|f| !self.identity.can_read(f)).cloned().collect();
+        for f in lost {
+            self.features.remove(&f);
+            self.state.hub.unsubscribe(&f, self.id);
+            replies.push(error(codes::error::FORBIDDEN, "the new token does not allow this feature", Some(f)));
+        }
+        replies.push(text(&ServerFrame::Authenticated { token_expires_in: self.identity.expires_in_ms() }));
+        Ok(replies)
+    }
+
+    fn refuse(&self, e: AuthError) -> Exit {
+        self.state.hub.metrics().auth_failures.fetch_add(1, Relaxed);
+        close(codes::UNAUTHORIZED, e.to_string())
     }
 }
 
+/// Finds out who is connecting: from `?token=`, or from the first frame, which must be `auth`
+/// and arrive within the auth timeout. Without auth configured, everyone is anonymous.
+async fn authenticate(socket: &mut WebSocket, state: &AppState, query_token: Option<String>) -> Result<Identity, Exit> {
+    let Some(auth) = &state.auth else { return Ok(Identity::anonymous(state.config.client_publish)) };
+    let fail = |e: AuthError| {
+        state.hub.metrics().auth_failures.fetch_add(1, Relaxed);
+        tracing::info!(reason = %e, "authentication failed");
+        close(codes::UNAUTHORIZED, e.to_string())
+    };
+    let token = match query_token {
+        Some(t) => t,
+        None => match tokio::time::timeout(state.config.auth_timeout(), socket.recv()).await {
+            Err(_) => return Err(fail(AuthError::Missing)),
+            Ok(None | Some(Err(_))) => return Err(Exit::Gone),
+            Ok(Some(Ok(Message::Text(t)))) => match serde_json::from_str::<ClientFrame<Value>>(&t) {
+                Ok(ClientFrame::Auth { token }) => token,
+                _ => return Err(fail(AuthError::Missing)),
+            },
+            Ok(Some(Ok(_))) => return Err(fail(AuthError::Missing)),
+        },
+    };
+    auth.verify(&token).map_err(fail)
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365)
+}
+
 fn text(frame: &ServerFrame<Value>) -> Message {
-    Message::Text(serde_json::to_string(frame).expect("frames always serialise").into())
+    Message::Text(encode(frame))
 }
 
 fn error(code: &str, message: &str, feature: Option<String>) -> Message {

@@ -1,109 +1,14 @@
 //! Gateway integration tests: the real server on a loopback port, driven by tokio-tungstenite.
 
+mod common;
+
+use common::*;
 use futures_util::{SinkExt, StreamExt};
-use livestate_server::{serve, Config, Hub};
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-struct Gateway {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Gateway {
-    async fn start(tweak: impl FnOnce(&mut Config)) -> Self {
-        let mut config = Config::defaults();
-        tweak(&mut config);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(serve(listener, config, Hub::default(), async {
-            let _ = rx.await;
-        }));
-        Gateway { addr, stop: Some(tx), task }
-    }
-
-    async fn client(&self) -> Ws {
-        let (mut ws, _) = connect_async(format!("ws://{}/ws", self.addr)).await.unwrap();
-        let welcome = next_frame(&mut ws).await;
-        assert_eq!(welcome["type"], "welcome");
-        ws
-    }
-
-    async fn subscribed(&self, features: &[&str]) -> Ws {
-        let mut ws = self.client().await;
-        send(&mut ws, json!({"type": "subscribe", "features": features})).await;
-        assert_eq!(next_frame(&mut ws).await, json!({"type": "subscribed", "features": features}));
-        ws
-    }
-
-    async fn post(&self, body: &str) -> (u16, Value) {
-        let mut tcp = TcpStream::connect(self.addr).await.unwrap();
-        let req = format!(
-            "POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        tcp.write_all(req.as_bytes()).await.unwrap();
-        let mut resp = String::new();
-        tcp.read_to_string(&mut resp).await.unwrap();
-        let status = resp[9..12].parse().unwrap();
-        let body = resp.split("\r\n\r\n").nth(1).unwrap_or("");
-        (status, serde_json::from_str(body).unwrap_or(Value::Null))
-    }
-}
-
-async fn send(ws: &mut Ws, frame: Value) {
-    ws.send(Message::Text(frame.to_string().into())).await.unwrap();
-}
-
-/// The next frame that is not a heartbeat, within 5 s.
-async fn next_frame(ws: &mut Ws) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("a frame within 5 s");
-        match msg.expect("socket open").unwrap() {
-            Message::Text(t) => {
-                let v: Value = serde_json::from_str(&t).unwrap();
-                if v["type"] != "heartbeat" {
-                    return v;
-                }
-            }
-            Message::Close(c) => panic!("closed: {c:?}"),
-            _ => {}
-        }
-    }
-}
-
-/// Waits for the close frame and returns its code.
-async fn close_code(ws: &mut Ws) -> u16 {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("closed within 5 s");
-        match msg {
-            Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
-            Some(Ok(_)) => continue,
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    }
-}
-
-/// Proves nothing else arrived: a round trip through the gateway comes back first.
-async fn assert_nothing_pending(ws: &mut Ws) {
-    send(ws, json!({"type": "unsubscribe", "features": ["zz-probe"]})).await;
-    assert_eq!(next_frame(ws).await["type"], "unsubscribed");
-}
-
-fn event(feature: &str, entity: &str, action: &str, data: Value) -> Value {
-    json!({"type": "publish", "feature": feature, "entity": entity, "action": action, "data": data})
-}
 
 #[tokio::test]
 async fn a_new_connection_is_welcomed_with_its_id_and_the_heartbeat_interval() {
@@ -128,7 +33,7 @@ async fn an_event_published_by_a_client_reaches_every_subscriber_of_its_feature_
         assert_eq!(got["type"], "event");
         assert_eq!((got["feature"].as_str(), got["entity"].as_str(), got["action"].as_str()), (Some("rbac"), Some("role"), Some("created")));
         assert_eq!(got["data"], json!({"id": "r1", "name": "Admin"}));
-        assert_eq!(got["meta"]["priority"], "normal");
+        assert_eq!(got["meta"]["priority"], "high", "rbac's default priority in the registry");
         assert_eq!(got["meta"]["featureVersion"], "1.0");
         assert!(got["meta"]["timestamp"].as_str().unwrap().ends_with('Z'));
     }
@@ -173,7 +78,7 @@ async fn bad_http_events_are_refused_with_the_field_named_and_nothing_is_publish
     let good = json!({"feature": "rbac", "entity": "role", "action": "created", "data": {}});
     let bad = json!({"feature": "rbac", "entity": "Role!", "action": "created", "data": {}});
     let (status, body) = gw.post(&json!([good, bad]).to_string()).await;
-    assert_eq!(status, 400);
+    assert_eq!(status, 422);
     assert_eq!(body["field"], "entity");
     assert!(body["error"].as_str().unwrap().contains("event 1"));
 

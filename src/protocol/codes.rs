@@ -21,6 +21,8 @@ pub const SLOW_CONSUMER: u16 = 4001;
 pub const RATE_LIMITED: u16 = 4002;
 /// The gateway is shutting down.
 pub const SHUTDOWN: u16 = 4003;
+/// The user already has the maximum number of connections; retried with backoff.
+pub const TOO_MANY_CONNECTIONS: u16 = 4004;
 
 /// The token is missing, invalid or expired: do not retry with the same token.
 pub const UNAUTHORIZED: u16 = 4500;
@@ -44,6 +46,10 @@ pub mod error {
     pub const PUBLISH_FORBIDDEN: &str = "publish_forbidden";
     /// The feature, entity or action is not valid (empty, too long, bad characters).
     pub const BAD_NAME: &str = "bad_name";
+    /// The feature, entity or action is not in the gateway's feature registry.
+    pub const UNKNOWN_NAME: &str = "unknown_name";
+    /// The user may not read this feature (per the token's claims).
+    pub const FORBIDDEN: &str = "forbidden";
 }
 
 #[cfg(test)]
@@ -55,7 +61,7 @@ mod tests {
         for c in [POLICY, UNAUTHORIZED, FORBIDDEN, BAD_PROTOCOL] {
             assert!(is_terminal(c), "{c} should stop reconnecting");
         }
-        for c in [NORMAL, GOING_AWAY, MESSAGE_TOO_BIG, 1006, IDLE_TIMEOUT, SLOW_CONSUMER, RATE_LIMITED, SHUTDOWN] {
+        for c in [NORMAL, GOING_AWAY, MESSAGE_TOO_BIG, 1006, IDLE_TIMEOUT, SLOW_CONSUMER, RATE_LIMITED, SHUTDOWN, TOO_MANY_CONNECTIONS] {
             assert!(!is_terminal(c), "{c} should reconnect");
         }
     }

@@ -18,6 +18,7 @@ pub const MAX_NAME_LEN: usize = 64;
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[cfg_attr(target_arch = "wasm32", derive(Tsify))]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Priority {
     /// May be dropped for a slow client (which is then told it has a gap).
     Low,
@@ -34,6 +35,7 @@ pub enum Priority {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[cfg_attr(target_arch = "wasm32", derive(Tsify))]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Meta {
     /// When the gateway accepted the event (RFC 3339).
     pub timestamp: String,
@@ -50,6 +52,7 @@ pub struct Meta {
 /// An event as every subscriber receives it: the seed's `WebSocketMessage`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WebSocketMessage<D> {
     /// The feature, e.g. `rbac`.
     pub feature: String,
@@ -67,6 +70,7 @@ pub struct WebSocketMessage<D> {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[cfg_attr(target_arch = "wasm32", derive(Tsify))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OutgoingEvent<D> {
     /// The feature, e.g. `rbac`.
     pub feature: String,
@@ -89,6 +93,9 @@ pub struct Welcome {
     pub connection_id: String,
     /// How often the gateway sends `heartbeat` frames, in milliseconds.
     pub heartbeat: u32,
+    /// Milliseconds until the token expires; the client sends a fresh `auth` frame before then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_expires_in: Option<u64>,
 }
 
 /// An error the gateway reports without closing the connection.
@@ -119,6 +126,19 @@ pub enum ServerFrame<D> {
     },
     /// Liveness signal; the client answers with `pong`.
     Heartbeat,
+    /// A fresh token sent on an open connection was accepted.
+    #[serde(rename_all = "camelCase")]
+    Authenticated {
+        /// Milliseconds until the new token expires.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token_expires_in: Option<u64>,
+    },
+    /// The gateway had to drop events of these features for this client (it fell behind, and
+    /// they were `low` priority): the client's state for them is incomplete and must recover.
+    Gap {
+        /// The features with missing events.
+        features: Vec<String>,
+    },
     /// Acknowledges a `subscribe`.
     Subscribed {
         /// Features now subscribed.

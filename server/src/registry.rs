@@ -1,0 +1,154 @@
+//! The feature registry (the seed's WEBSOCKET_FEATURES): which features, entities and actions
+//! exist, each feature's default priority and schema version. Loaded from a JSON file, with a
+//! built-in default for the seed's four features.
+//!
+//! Opting out, for apps whose features are dynamic: a feature named `"*"` stands for every
+//! feature not listed, and `"*"` in `entities` or `actions` accepts any name there.
+
+use livestate::protocol::Priority;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One feature's definition.
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureDef {
+    /// Entities that may appear in this feature's events.
+    pub entities: Vec<String>,
+    /// Actions that may appear in this feature's events.
+    pub actions: Vec<String>,
+    /// Priority of events that do not name one.
+    #[serde(default)]
+    pub priority: Priority,
+    /// Schema version, copied into every event's `meta.featureVersion`.
+    #[serde(default = "default_version")]
+    pub version: String,
+}
+
+fn default_version() -> String {
+    "1.0".into()
+}
+
+/// Every known feature.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registry {
+    features: BTreeMap<String, FeatureDef>,
+}
+
+/// An event names something the registry does not know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unknown {
+    /// `feature`, `entity` or `action`.
+    pub field: &'static str,
+    /// What is wrong, naming the value and what would be accepted.
+    pub message: String,
+}
+
+impl std::fmt::Display for Unknown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+const SEED: &str = r#"{
+  "rbac":     { "entities": ["role", "permission", "user_role"], "actions": ["created", "updated", "deleted", "assigned", "revoked"], "priority": "high" },
+  "users":    { "entities": ["user", "profile", "session"], "actions": ["created", "updated", "deleted", "activated", "deactivated"], "priority": "normal" },
+  "products": { "entities": ["product", "inventory", "pricing"], "actions": ["created", "updated", "deleted", "stock_changed", "price_updated"], "priority": "normal" },
+  "orders":   { "entities": ["order", "payment", "shipment"], "actions": ["created", "updated", "cancelled", "paid", "shipped", "delivered", "completed"], "priority": "high" }
+}"#;
+
+impl Default for Registry {
+    /// The seed's four features.
+    fn default() -> Self {
+        Self::from_json(SEED).expect("the built-in registry is valid")
+    }
+}
+
+impl Registry {
+    /// Parses a registry: `{ "<feature>": { "entities": [..], "actions": [..], "priority"?: .., "version"?: .. } }`.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let features: BTreeMap<String, FeatureDef> = serde_json::from_str(text).map_err(|e| format!("feature registry: {e}"))?;
+        for (name, def) in &features {
+            if name != "*" {
+                livestate::protocol::validate_name("feature", name).map_err(|e| format!("feature registry: {name:?}: {e}"))?;
+            }
+            for n in def.entities.iter().chain(&def.actions).filter(|n| *n != "*") {
+                livestate::protocol::validate_name("entity or action", n).map_err(|e| format!("feature registry: {name}: {n:?}: {e}"))?;
+            }
+        }
+        Ok(Self { features })
+    }
+
+    /// Reads a registry file.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("feature registry {}: {e}", path.display()))?;
+        Self::from_json(&text)
+    }
+
+    /// The feature, or an error naming it.
+    pub fn feature(&self, feature: &str) -> Result<&FeatureDef, Unknown> {
+        self.features.get(feature).or_else(|| self.features.get("*")).ok_or_else(|| Unknown {
+            field: "feature",
+            message: format!("unknown feature {feature:?}; known: {}", self.names().join(", ")),
+        })
+    }
+
+    /// Checks an event's names; the error names the first unknown field.
+    pub fn check(&self, feature: &str, entity: &str, action: &str) -> Result<&FeatureDef, Unknown> {
+        let def = self.feature(feature)?;
+        if !def.entities.iter().any(|e| e == entity || e == "*") {
+            return Err(Unknown {
+                field: "entity",
+                message: format!("unknown entity {entity:?} for feature {feature:?}; known: {}", def.entities.join(", ")),
+            });
+        }
+        if !def.actions.iter().any(|a| a == action || a == "*") {
+            return Err(Unknown {
+                field: "action",
+                message: format!("unknown action {action:?} for feature {feature:?}; known: {}", def.actions.join(", ")),
+            });
+        }
+        Ok(def)
+    }
+
+    /// Feature names in order.
+    pub fn names(&self) -> Vec<&str> {
+        self.features.keys().map(String::as_str).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_registry_knows_the_seed_features_and_names_what_is_unknown() {
+        let r = Registry::default();
+        assert_eq!(r.names(), ["orders", "products", "rbac", "users"]);
+        assert_eq!(r.check("rbac", "role", "assigned").unwrap().priority, Priority::High);
+        assert_eq!(r.check("chat", "message", "created").unwrap_err().field, "feature");
+        assert_eq!(r.check("rbac", "rolez", "created").unwrap_err().field, "entity");
+        let e = r.check("rbac", "role", "exploded").unwrap_err();
+        assert_eq!(e.field, "action");
+        assert!(e.message.contains("assigned"), "{e}");
+    }
+
+    #[test]
+    fn a_wildcard_feature_accepts_any_name_but_listed_features_stay_strict() {
+        let r = Registry::from_json(
+            r#"{"rbac": {"entities": ["role"], "actions": ["created"]}, "*": {"entities": ["*"], "actions": ["*"]}}"#,
+        )
+        .unwrap();
+        assert!(r.check("tenant-42", "thing", "poked").is_ok());
+        assert_eq!(r.check("rbac", "thing", "created").unwrap_err().field, "entity");
+    }
+
+    #[test]
+    fn a_registry_file_is_validated() {
+        assert!(Registry::from_json(r#"{"chat": {"entities": ["message"], "actions": ["created"]}}"#).is_ok());
+        assert!(Registry::from_json(r#"{"Chat": {"entities": ["message"], "actions": ["created"]}}"#).is_err());
+        assert!(Registry::from_json(r#"{"chat": {"entities": ["message"], "actions": ["created"], "colour": 1}}"#).is_err());
+        assert!(Registry::from_json(r#"{"chat": {"entities": ["message"], "actions": ["created"], "priority": "urgent"}}"#).is_err());
+    }
+}
