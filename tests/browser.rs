@@ -9,6 +9,7 @@ use common::*;
 use js_sys::Reflect;
 use livestate::RealtimeClient;
 use wasm_bindgen::prelude::*;
+use futures::StreamExt;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -275,3 +276,45 @@ async fn listeners_can_be_removed_with_the_function_on_status_returns() {
     c.disconnect();
 }
 
+
+#[wasm_bindgen_test]
+async fn a_short_lived_token_is_refreshed_in_band_without_reconnecting() {
+    let (token, mut calls) = token_from_harness(2);
+    let opts = options(&format!(r#"{{"url":"{}"}}"#, secure_ws_url()));
+    Reflect::set(&opts, &"token".into(), &token).unwrap();
+    let c = RealtimeClient::new(opts).unwrap();
+    let mut st = Statuses::watch(&c);
+    let (on_err, mut errors) = recorder();
+    let _off = c.on_error(on_err);
+    c.connect(None);
+    st.until("connected", 10_000).await;
+    common::next(&mut calls, 5_000, "the first token").await;
+    // Each token lives two seconds; three refreshes take longer than one token's life, and
+    // the status must not change meanwhile.
+    for n in 0..3 {
+        match futures::future::select(calls.next(), st.rx.next()).await {
+            futures::future::Either::Left((Some(()), _)) => {}
+            futures::future::Either::Right((Some((s, _)), _)) => panic!("status became {s:?} after {n} refreshes"),
+            _ => panic!("a channel closed"),
+        }
+    }
+    assert_eq!(c.status().as_string().unwrap(), "connected");
+    assert_eq!(get(&c.stats(), "connects").as_f64(), Some(1.0), "no reconnect was needed");
+    assert!(errors.try_recv().is_err());
+    c.disconnect();
+}
+
+#[wasm_bindgen_test]
+async fn an_expired_token_stops_the_client_with_a_rejected_reason_instead_of_retrying() {
+    let (token, _calls) = token_from_harness(-120);
+    let opts = options(&format!(r#"{{"url":"{}","backoff":{{"min":10,"max":20}}}}"#, secure_ws_url()));
+    Reflect::set(&opts, &"token".into(), &token).unwrap();
+    let c = RealtimeClient::new(opts).unwrap();
+    let mut st = Statuses::watch(&c);
+    c.connect(None);
+    let (seen, reason) = st.until("disconnected", 10_000).await;
+    assert_eq!(seen, ["reconnecting", "disconnected"], "no retry after an auth failure");
+    assert_eq!(get(&reason, "kind").as_string().unwrap(), "rejected");
+    assert_eq!(get(&reason, "code").as_f64(), Some(4500.0));
+    assert!(get(&reason, "reason").as_string().unwrap().contains("expired"));
+}

@@ -191,7 +191,7 @@ impl Handler {
             Err(e) => return Ok(vec![error(codes::error::BAD_FRAME, &format!("invalid frame: {e}"), None)]),
         };
         Ok(match frame {
-            ClientFrame::Pong => vec![],
+            ClientFrame::Pong {} => vec![],
             ClientFrame::Auth { token } => self.reauthenticate(&token)?,
             ClientFrame::Subscribe { features } => self.subscribe(features),
             ClientFrame::Unsubscribe { features } => {

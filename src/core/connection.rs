@@ -58,6 +58,8 @@ pub enum Timer {
     Connect = 1,
     /// Checks that the gateway has been heard from recently.
     Heartbeat = 2,
+    /// Fetches a fresh token shortly before the current one expires.
+    Refresh = 3,
 }
 
 /// A control frame the machine wants sent; the glue encodes it.
@@ -79,6 +81,8 @@ pub enum Outgoing {
 pub enum Action {
     /// Fetch a token, then open a socket tagged `gen`.
     Open { gen: u32 },
+    /// Fetch a fresh token and send it on socket `gen` (in-band refresh, no reconnect).
+    RefreshToken { gen: u32 },
     /// Close and drop socket `gen` (its callbacks are released with it).
     Close { gen: u32 },
     /// Send a frame on the current socket.
@@ -103,8 +107,10 @@ pub enum Input<'a> {
     Online,
     /// Socket `gen` opened.
     Opened { gen: u32 },
-    /// Socket `gen` received `welcome`.
-    Welcome { gen: u32, heartbeat_ms: f64 },
+    /// Socket `gen` received `welcome`; `token_ms` is how long its token stays valid.
+    Welcome { gen: u32, heartbeat_ms: f64, token_ms: Option<f64> },
+    /// Socket `gen`'s gateway accepted a refreshed token.
+    Authenticated { gen: u32, token_ms: Option<f64> },
     /// Socket `gen` received a `heartbeat`.
     Heartbeat { gen: u32 },
     /// Socket `gen` received any other frame.
@@ -265,14 +271,20 @@ impl Connection {
                     out.push(Action::Send(Outgoing::Subscribe(features)));
                 }
             }
-            (Input::Welcome { gen, heartbeat_ms }, Phase::Opening { gen: g, .. }) if gen == g => {
+            (Input::Welcome { gen, heartbeat_ms, token_ms }, Phase::Opening { gen: g, .. }) if gen == g => {
                 let timeout = self.config.heartbeat_timeout_ms.unwrap_or(heartbeat_ms * 1.5 + 1000.0);
                 self.attempts = 0;
                 self.reason = None;
                 out.push(Action::StopTimer(Timer::Connect));
                 out.push(Action::StartTimer(Timer::Heartbeat, timeout));
+                schedule_refresh(token_ms, out);
                 self.set_phase(Phase::Open { gen, last_heard: now, timeout }, out);
             }
+            (Input::Authenticated { gen, token_ms }, Phase::Open { gen: g, timeout, .. }) if gen == g => {
+                self.phase = Phase::Open { gen, last_heard: now, timeout };
+                schedule_refresh(token_ms, out);
+            }
+            (Input::Fired(Timer::Refresh), Phase::Open { gen, .. }) => out.push(Action::RefreshToken { gen }),
             (Input::Heartbeat { gen }, Phase::Open { gen: g, timeout, .. }) if gen == g => {
                 self.phase = Phase::Open { gen, last_heard: now, timeout };
                 out.push(Action::Send(Outgoing::Pong));
@@ -322,6 +334,7 @@ impl Connection {
         }
         out.push(Action::StopTimer(Timer::Connect));
         out.push(Action::StopTimer(Timer::Heartbeat));
+        out.push(Action::StopTimer(Timer::Refresh));
         let how = match how {
             Teardown::Retry if self.config.max_attempts.is_some_and(|max| self.attempts >= max) => {
                 Teardown::Stop(StopReason::MaxAttempts { attempts: self.attempts })
@@ -354,6 +367,15 @@ impl Connection {
             self.status = status;
             out.push(Action::Status(status));
         }
+    }
+}
+
+/// Refreshes a token when a fifth of its life is left, at most 30 s before it expires, so a
+/// slow token endpoint still answers in time.
+fn schedule_refresh(token_ms: Option<f64>, out: &mut Vec<Action>) {
+    match token_ms {
+        Some(ms) => out.push(Action::StartTimer(Timer::Refresh, (ms - (ms / 5.0).min(30_000.0)).max(0.0))),
+        None => out.push(Action::StopTimer(Timer::Refresh)),
     }
 }
 

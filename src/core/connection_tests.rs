@@ -29,7 +29,7 @@ fn connect(c: &mut Connection, now: f64) -> u32 {
     let gen = c.socket().expect("a socket is being opened");
     assert!(out.contains(&Action::Open { gen }));
     step(c, Input::Opened { gen }, now);
-    step(c, Input::Welcome { gen, heartbeat_ms: 1000.0 }, now);
+    step(c, Input::Welcome { gen, heartbeat_ms: 1000.0, token_ms: None }, now);
     gen
 }
 
@@ -41,7 +41,7 @@ fn a_new_client_is_disconnected_and_connect_reports_reconnecting_then_connected(
     assert_eq!(statuses(&out), [Reconnecting]);
     let gen = c.socket().unwrap();
     assert_eq!(step(&mut c, Input::Opened { gen }, 1.0), [Action::Send(Outgoing::Auth)]);
-    let out = step(&mut c, Input::Welcome { gen, heartbeat_ms: 1000.0 }, 2.0);
+    let out = step(&mut c, Input::Welcome { gen, heartbeat_ms: 1000.0, token_ms: None }, 2.0);
     assert_eq!(statuses(&out), [Connected]);
     assert!(c.is_connected());
 }
@@ -77,7 +77,7 @@ fn the_attempt_counter_resets_after_a_successful_connect() {
     }
     assert_eq!(c.attempts(), 3);
     step(&mut c, Input::Opened { gen }, 0.0);
-    step(&mut c, Input::Welcome { gen, heartbeat_ms: 1000.0 }, 0.0);
+    step(&mut c, Input::Welcome { gen, heartbeat_ms: 1000.0, token_ms: None }, 0.0);
     assert_eq!(c.attempts(), 0);
     let out = step(&mut c, Input::Closed { gen, code: 1006, reason: "" }, 0.0);
     assert!(retry_delay(&out).unwrap() <= 1000.0, "back to the first, shortest delay");
@@ -163,7 +163,7 @@ fn callbacks_from_a_replaced_socket_are_ignored() {
     let new = c.socket().unwrap();
     assert_ne!(old, new);
     assert!(step(&mut c, Input::Opened { gen: old }, 0.0).is_empty());
-    assert!(step(&mut c, Input::Welcome { gen: old, heartbeat_ms: 1.0 }, 0.0).is_empty());
+    assert!(step(&mut c, Input::Welcome { gen: old, heartbeat_ms: 1.0, token_ms: None }, 0.0).is_empty());
     assert!(step(&mut c, Input::Closed { gen: old, code: 1006, reason: "" }, 0.0).is_empty());
     assert_eq!(c.socket(), Some(new));
 }
@@ -196,7 +196,7 @@ fn the_heartbeat_timeout_defaults_to_one_and_a_half_gateway_intervals_plus_a_sec
     step(&mut c, Input::Connect, 0.0);
     let gen = c.socket().unwrap();
     step(&mut c, Input::Opened { gen }, 0.0);
-    let out = step(&mut c, Input::Welcome { gen, heartbeat_ms: 30_000.0 }, 0.0);
+    let out = step(&mut c, Input::Welcome { gen, heartbeat_ms: 30_000.0, token_ms: None }, 0.0);
     assert!(out.contains(&Action::StartTimer(Timer::Heartbeat, 46_000.0)));
 }
 
@@ -296,4 +296,19 @@ fn the_same_seed_gives_the_same_retry_delays() {
     };
     assert_eq!(delays(9), delays(9));
     assert_ne!(delays(9), delays(10));
+}
+
+#[test]
+fn a_token_is_refreshed_in_band_before_it_expires_and_again_after_each_refresh() {
+    let mut c = machine(Some(5));
+    step(&mut c, Input::Connect, 0.0);
+    let gen = c.socket().unwrap();
+    step(&mut c, Input::Opened { gen }, 0.0);
+    let out = step(&mut c, Input::Welcome { gen, heartbeat_ms: 1000.0, token_ms: Some(3_600_000.0) }, 0.0);
+    assert!(out.contains(&Action::StartTimer(Timer::Refresh, 3_570_000.0)), "30 s before an hour-long token ends");
+    assert_eq!(step(&mut c, Input::Fired(Timer::Refresh), 3_570_000.0), [Action::RefreshToken { gen }]);
+    let out = step(&mut c, Input::Authenticated { gen, token_ms: Some(10_000.0) }, 3_570_100.0);
+    assert_eq!(out, [Action::StartTimer(Timer::Refresh, 8_000.0)], "short tokens refresh with a fifth of their life left");
+    let out = step(&mut c, Input::Closed { gen, code: 1006, reason: "" }, 3_571_000.0);
+    assert!(out.contains(&Action::StopTimer(Timer::Refresh)), "no refresh for a closed socket");
 }

@@ -33,6 +33,8 @@ pub struct ClientStats {
     pub callback_errors: u32,
     /// Successful connects, the first one included.
     pub connects: u32,
+    /// Gap reports from the gateway (events it dropped because this client fell behind).
+    pub gaps: u32,
 }
 
 /// A JS value carried through serde untouched (the event's `data`).
@@ -81,7 +83,7 @@ struct Inner {
     /// The token fetched for the current socket, sent in its `auth` frame.
     socket_token: Option<String>,
     socket: Option<(u32, Socket)>,
-    timers: [Option<Timeout>; 3],
+    timers: [Option<Timeout>; 4],
     callbacks: BTreeMap<SubId, Function>,
     status_listeners: Listeners,
     error_listeners: Listeners,
@@ -127,7 +129,7 @@ impl RealtimeClient {
             token: parsed.token,
             socket_token: None,
             socket: None,
-            timers: [None, None, None],
+            timers: [None, None, None, None],
             callbacks: BTreeMap::new(),
             status_listeners: Listeners { next: 0, list: Vec::new() },
             error_listeners: Listeners { next: 0, list: Vec::new() },
@@ -384,6 +386,27 @@ impl Inner {
                     }
                 });
             }
+            Action::RefreshToken { gen } => {
+                // Only a token function can produce a fresh token; a fixed one is left to expire
+                // (the gateway then closes with 4500 and the app calls connect(newToken)).
+                let TokenSource::Provider(provider) = &self.token else { return };
+                let (provider, weak) = (provider.clone(), Rc::downgrade(rc));
+                wasm_bindgen_futures::spawn_local(async move {
+                    let token = fetch_token(&provider).await;
+                    let Some(rc) = weak.upgrade() else { return };
+                    match token {
+                        Ok(token) => {
+                            let me = rc.borrow();
+                            if let (Some((g, socket)), true) = (&me.socket, me.core.is_connected()) {
+                                if *g == gen {
+                                    socket.send(&encode(&ClientFrame::Auth { token }));
+                                }
+                            }
+                        }
+                        Err(message) => notify(&rc, vec![Notice::Error(RealtimeErrorEvent::Token { message })]),
+                    }
+                });
+            }
             Action::Close { gen } => {
                 if self.socket.as_ref().is_some_and(|(g, _)| *g == gen) {
                     self.socket = None; // Drop detaches the callbacks and closes.
@@ -397,7 +420,7 @@ impl Inner {
                     },
                     Outgoing::Subscribe(features) => ClientFrame::Subscribe { features },
                     Outgoing::Unsubscribe(features) => ClientFrame::Unsubscribe { features },
-                    Outgoing::Pong => ClientFrame::Pong,
+                    Outgoing::Pong => ClientFrame::Pong {},
                 };
                 if let Some((_, socket)) = &self.socket {
                     socket.send(&encode(&frame));
@@ -510,7 +533,14 @@ fn on_frame(rc: &Shared, gen: u32, text: &JsValue) {
             }
         }
         Frame::Welcome(w) => {
-            drive(rc, |me, out| me.core.handle(Input::Welcome { gen, heartbeat_ms: w.heartbeat.into() }, now(), out))
+            let token_ms = w.token_expires_in.map(|ms| ms as f64);
+            drive(rc, |me, out| me.core.handle(Input::Welcome { gen, heartbeat_ms: w.heartbeat.into(), token_ms }, now(), out))
+        }
+        Frame::Authenticated(token_ms) => drive(rc, |me, out| me.core.handle(Input::Authenticated { gen, token_ms }, now(), out)),
+        Frame::Gap(features) => {
+            drive(rc, |me, out| me.core.handle(Input::Activity { gen }, now(), out));
+            rc.borrow_mut().stats.gaps += 1;
+            notify(rc, vec![Notice::Error(RealtimeErrorEvent::Gap { features })]);
         }
         Frame::Heartbeat => drive(rc, |me, out| me.core.handle(Input::Heartbeat { gen }, now(), out)),
         Frame::Ack => drive(rc, |me, out| me.core.handle(Input::Activity { gen }, now(), out)),

@@ -40,6 +40,10 @@ pub(crate) enum Frame {
     /// Each element checked on its own: one bad event does not cost the others.
     Batch(Vec<Result<Event, Invalid>>),
     Welcome(Welcome),
+    /// A refreshed token was accepted; milliseconds until it expires.
+    Authenticated(Option<f64>),
+    /// The gateway dropped events of these features for us.
+    Gap(Vec<String>),
     Heartbeat,
     Ack,
     Error(ErrorFrame),
@@ -70,6 +74,16 @@ pub(crate) fn decode(text: &JsValue) -> Result<Frame, Invalid> {
         "welcome" => serde_wasm_bindgen::from_value(value).map(Frame::Welcome).map_err(|e| format!("welcome: {e}")),
         "error" => serde_wasm_bindgen::from_value(value).map(Frame::Error).map_err(|e| format!("error frame: {e}")),
         "heartbeat" => Ok(Frame::Heartbeat),
+        "authenticated" => {
+            let ms = js_sys::Reflect::get(&value, &"tokenExpiresIn".into()).ok().and_then(|v| v.as_f64());
+            Ok(Frame::Authenticated(ms))
+        }
+        "gap" => {
+            let features = js_sys::Reflect::get(&value, &"features".into()).unwrap_or(JsValue::UNDEFINED);
+            let list: Option<Vec<String>> =
+                js_sys::Array::is_array(&features).then(|| js_sys::Array::from(&features).iter().filter_map(|f| f.as_string()).collect());
+            list.map(Frame::Gap).ok_or_else(|| "gap: `features` must be an array".into())
+        }
         "subscribed" | "unsubscribed" => Ok(Frame::Ack),
         other => Err(format!("unknown frame type {other:?}")),
     }

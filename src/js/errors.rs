@@ -80,6 +80,12 @@ pub enum RealtimeErrorEvent {
         #[tsify(optional)]
         feature: Option<String>,
     },
+    /// The gateway had to drop events of these features for this client (it fell behind):
+    /// state built from them is incomplete and should be reloaded.
+    Gap {
+        /// The features with missing events.
+        features: Vec<String>,
+    },
     /// The token function threw or its Promise rejected; the connection attempt counts as failed.
     Token {
         /// The thrown value, as text.

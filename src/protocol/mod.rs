@@ -174,8 +174,8 @@ pub enum ClientFrame<D> {
     },
     /// Publish an event to a feature's subscribers (when the gateway allows it).
     Publish(OutgoingEvent<D>),
-    /// Answer to `heartbeat`.
-    Pong,
+    /// Answer to `heartbeat`. (A struct variant so that extra fields are refused too.)
+    Pong {},
     /// Test-only: the gateway forwards `raw` verbatim to `feature`'s subscribers when started
     /// with `--test-relay-raw`; otherwise refused. Lets tests inject malformed frames.
     Relay {

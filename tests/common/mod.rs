@@ -19,6 +19,28 @@ pub fn ws_url() -> &'static str {
     option_env!("LIVESTATE_TEST_WS_URL").expect("run the browser tests through `make test` (LIVESTATE_TEST_WS_URL unset)")
 }
 
+/// The second gateway, which requires tokens signed by the harness (`token_from_harness`).
+pub fn secure_ws_url() -> &'static str {
+    option_env!("LIVESTATE_TEST_SECURE_WS_URL").expect("run the browser tests through `make test`")
+}
+
+/// A token function (as an app would write one) that fetches a token valid for `ttl`
+/// seconds from the harness, and counts its calls.
+pub fn token_from_harness(ttl: i32) -> (Function, UnboundedReceiver<()>) {
+    let (tx, calls) = unbounded();
+    let url = format!("{}/token?sub=u1&ttl={ttl}", ctl_url());
+    let f = Closure::<dyn FnMut() -> js_sys::Promise>::new(move || {
+        let _ = tx.unbounded_send(());
+        let url = url.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let resp = JsFuture::from(web_sys::window().unwrap().fetch_with_str(&url)).await?;
+            let resp: web_sys::Response = resp.dyn_into()?;
+            JsFuture::from(resp.text()?).await
+        })
+    });
+    (f.into_js_value().unchecked_into(), calls)
+}
+
 fn ctl_url() -> &'static str {
     option_env!("LIVESTATE_TEST_CTL_URL").expect("run the browser tests through `make test` (LIVESTATE_TEST_CTL_URL unset)")
 }
@@ -77,7 +99,7 @@ pub async fn next<T>(rx: &mut UnboundedReceiver<T>, ms: u32, what: &str) -> T {
 
 /// Status changes as strings.
 pub struct Statuses {
-    rx: UnboundedReceiver<(JsValue, JsValue)>,
+    pub rx: UnboundedReceiver<(JsValue, JsValue)>,
     _off: Function,
 }
 

@@ -4,13 +4,25 @@
 //   node gateway-harness.mjs <gateway-binary> <ws-port> <control-port> [gateway flags...]
 //   POST /kill | /start | /restart | /pause | /resume   (204 once done)
 //   POST /publish   body forwarded to the gateway's POST /api/events
+//   GET  /token?sub=u1&ttl=60   an HS256 token for the second, token-checking gateway
+// With SECURE_PORT set, a second gateway with the same flags plus --jwt-secret runs there.
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
+import { createHmac } from 'node:crypto';
 
 const [bin, wsPort, ctlPort, ...flags] = process.argv.slice(2);
+const securePort = process.env.SECURE_PORT;
+const secret = 'browser-test-secret';
 let child = null;
+let secure = null;
+
+function jwt(claims) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
+  return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
+}
 
 function portOpen(port) {
   return new Promise((resolve) => {
@@ -19,14 +31,18 @@ function portOpen(port) {
   });
 }
 
-async function start() {
-  if (child) return;
-  child = spawn(bin, ['--port', wsPort, ...flags], { stdio: ['ignore', 'inherit', 'inherit'] });
+async function launch(port, extra) {
+  const proc = spawn(bin, ['--port', port, ...flags, ...extra], { stdio: ['ignore', 'inherit', 'inherit'] });
   const deadline = Date.now() + 15000;
-  while (!(await portOpen(wsPort))) {
-    if (Date.now() > deadline) throw new Error('gateway did not start within 15 s');
+  while (!(await portOpen(port))) {
+    if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`gateway on ${port} did not start`);
     await new Promise((r) => setTimeout(r, 20));
   }
+  return proc;
+}
+
+async function start() {
+  if (!child) child = await launch(wsPort, []);
 }
 
 async function kill() {
@@ -59,6 +75,12 @@ async function publish(req) {
 
 const server = http.createServer(async (req, res) => {
   res.setHeader('Access-Control-Allow-Origin', '*');
+  if (req.url.startsWith('/token')) {
+    const q = new URL(req.url, 'http://x').searchParams;
+    const claims = { sub: q.get('sub') || 'u1', exp: Math.floor(Date.now() / 1000) + Number(q.get('ttl') || 60) };
+    res.writeHead(200, { 'content-type': 'text/plain' }).end(jwt(claims));
+    return;
+  }
   if (req.url === '/publish') {
     try { await publish(req); res.writeHead(204).end(); } catch (e) { res.writeHead(500).end(String(e)); }
     return;
@@ -69,9 +91,10 @@ const server = http.createServer(async (req, res) => {
   catch (e) { res.writeHead(500).end(String(e)); }
 });
 
-async function shutdown() { await kill(); server.close(); process.exit(0); }
+async function shutdown() { await kill(); secure?.kill('SIGKILL'); server.close(); process.exit(0); }
 process.on('SIGTERM', shutdown);
 process.on('SIGINT', shutdown);
 
 await start();
+if (securePort) secure = await launch(securePort, ['--jwt-secret', secret]);
 server.listen(Number(ctlPort), '127.0.0.1', () => console.log(`harness: gateway on ${wsPort}, control on ${ctlPort}`));
