@@ -125,7 +125,9 @@ async fn publish(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<S
     }
 }
 
-fn one_event(body: &[u8]) -> Result<OutgoingEvent<Value>, Response> {
+/// The checks of the targeted routes: API access, then exactly one event.
+fn api_event(state: &AppState, headers: &HeaderMap, peer: SocketAddr, body: &[u8]) -> Result<OutgoingEvent<Value>, Response> {
+    api_allowed(state, headers, peer)?;
     match parse_events(body)? {
         (mut events, false) => Ok(events.remove(0)),
         _ => Err(error(StatusCode::BAD_REQUEST, "send one event object here, not an array".into(), None)),
@@ -140,10 +142,7 @@ async fn publish_to_client(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(r) = api_allowed(&state, &headers, peer) {
-        return r;
-    }
-    let event = match one_event(&body) {
+    let event = match api_event(&state, &headers, peer, &body) {
         Ok(e) => e,
         Err(r) => return r,
     };
@@ -162,10 +161,7 @@ async fn publish_to_user(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(r) = api_allowed(&state, &headers, peer) {
-        return r;
-    }
-    let event = match one_event(&body) {
+    let event = match api_event(&state, &headers, peer, &body) {
         Ok(e) => e,
         Err(r) => return r,
     };
