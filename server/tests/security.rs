@@ -211,3 +211,24 @@ async fn with_an_api_key_the_backend_api_needs_it() {
     assert_eq!(gw.http("POST", "/api/events", &[("Authorization", "Bearer k3y")], &body).await.0, 202);
     assert_eq!(gw.http("POST", "/api/events", &[("X-Api-Key", "k3y")], &body).await.0, 202);
 }
+
+#[tokio::test]
+async fn rs256_tokens_are_accepted_with_a_configured_public_key() {
+    // A throw-away key pair made for this test only.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/keys");
+    let gw = Gateway::start(|c| c.jwt_public_key = Some(dir.join("rs256-public.pem"))).await;
+    let private = std::fs::read(dir.join("rs256-private.pem")).unwrap();
+    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 600;
+    let claims = json!({"sub": "svc", "exp": exp});
+    let rs = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_rsa_pem(&private).unwrap(),
+    )
+    .unwrap();
+    let _ok = gw.client_with_token(&rs).await;
+    // An HS256 token is refused: no secret is configured, only the public key.
+    let mut ws = gw.open().await;
+    send(&mut ws, json!({"type": "auth", "token": token("svc", 600, json!({}))})).await;
+    assert_eq!(close_code(&mut ws).await, 4500);
+}
