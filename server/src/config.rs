@@ -84,6 +84,14 @@ pub struct Config {
     #[arg(long, env = "LIVESTATE_FEATURES_FILE")]
     pub features_file: Option<PathBuf>,
 
+    /// Events kept per feature for recovery after a reconnect.
+    #[arg(long, env = "LIVESTATE_HISTORY_SIZE", default_value_t = 1000)]
+    pub history_size: usize,
+
+    /// Seconds an event is kept for recovery.
+    #[arg(long, env = "LIVESTATE_HISTORY_TTL", default_value_t = 300)]
+    pub history_ttl: u64,
+
     /// Print the JSON Schema of the event message and exit.
     #[arg(long)]
     pub print_schema: bool,

@@ -6,11 +6,12 @@
 use crate::metrics::{Drop, Metrics};
 use crate::registry::{Registry, Unknown};
 use axum::extract::ws::Utf8Bytes;
-use livestate::protocol::{validate_name, Meta, OutgoingEvent, Priority, ServerFrame, WebSocketMessage};
+use livestate::protocol::{validate_name, Meta, OutgoingEvent, Position, Priority, ServerFrame, StreamState, WebSocketMessage};
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Notify};
 
 /// A connection as the hub sees it: its queue, and how to tell it that it fell behind.
@@ -57,33 +58,81 @@ pub struct Hub {
     inner: Arc<HubInner>,
 }
 
+/// One feature's event stream: its last sequence number and the recent events, kept as the
+/// exact frames sent, for replay.
+#[derive(Debug, Default)]
+struct Stream {
+    seq: u64,
+    history: VecDeque<(u64, Instant, Utf8Bytes)>,
+}
+
 #[derive(Debug, Default)]
 struct Tables {
     features: HashMap<String, HashMap<u64, Peer>>,
     conns: HashMap<u64, (String, Peer)>,
     users: HashMap<String, HashSet<u64>>,
+    streams: HashMap<String, Stream>,
+}
+
+/// How much history each feature keeps for recovery.
+#[derive(Debug, Clone, Copy)]
+pub struct History {
+    /// Events kept per feature.
+    pub size: usize,
+    /// How long an event is kept.
+    pub ttl: Duration,
+}
+
+impl Default for History {
+    /// 1 000 events or 5 minutes, whichever is less.
+    fn default() -> Self {
+        Self { size: 1000, ttl: Duration::from_secs(300) }
+    }
 }
 
 #[derive(Debug)]
 struct HubInner {
-    // A std Mutex: it is never held across an await, and fan-out only does try_send under it.
+    // A std Mutex: it is never held across an await. Sequence numbers are assigned and frames
+    // queued under it, so every subscriber sees one feature's events in sequence order.
     tables: Mutex<Tables>,
     next_id: AtomicU64,
     registry: Arc<Registry>,
+    history: History,
+    /// Changes whenever history is lost: this hub keeps it in memory, so every start is new.
+    epoch: String,
     pub(crate) metrics: Metrics,
 }
 
 impl Default for Hub {
     fn default() -> Self {
-        Self::new(Registry::default())
+        Self::new(Registry::default(), History::default())
     }
 }
 
+/// A fresh epoch: the start time mixed with the process's random hash seed.
+fn new_epoch() -> String {
+    use std::hash::BuildHasher;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    format!("{:016x}", std::collections::hash_map::RandomState::new().hash_one(now))
+}
+
 impl Hub {
-    /// A hub that accepts the features of `registry`.
-    pub fn new(registry: Registry) -> Self {
-        let inner = HubInner { tables: Mutex::default(), next_id: AtomicU64::new(0), registry: Arc::new(registry), metrics: Metrics::default() };
+    /// A hub that accepts the features of `registry` and keeps `history` for recovery.
+    pub fn new(registry: Registry, history: History) -> Self {
+        let inner = HubInner {
+            tables: Mutex::default(),
+            next_id: AtomicU64::new(0),
+            registry: Arc::new(registry),
+            history,
+            epoch: new_epoch(),
+            metrics: Metrics::default(),
+        };
         Self { inner: Arc::new(inner) }
+    }
+
+    /// The current epoch of every feature's stream.
+    pub fn epoch(&self) -> &str {
+        &self.inner.epoch
     }
 
     fn tables(&self) -> MutexGuard<'_, Tables> {
@@ -131,8 +180,24 @@ impl Hub {
         }
     }
 
-    pub(crate) fn subscribe(&self, feature: &str, id: u64, peer: &Peer) {
-        self.tables().features.entry(feature.to_owned()).or_default().insert(id, peer.clone());
+    /// Subscribes a connection and, given where it left off, returns the events it missed as
+    /// one batch frame. Both happen under one lock: every later event goes to its queue, so
+    /// nothing falls between the replay and the live stream.
+    pub(crate) fn subscribe(&self, feature: &str, id: u64, peer: &Peer, from: Option<&Position>) -> (Option<Utf8Bytes>, StreamState) {
+        let mut t = self.tables();
+        t.features.entry(feature.to_owned()).or_default().insert(id, peer.clone());
+        let epoch = self.inner.epoch.clone();
+        let stream = t.streams.entry(feature.to_owned()).or_default();
+        prune(stream, self.inner.history);
+        let top = stream.seq;
+        let Some(from) = from else { return (None, StreamState { epoch, seq: top, recovered: None }) };
+        let oldest = stream.history.front().map_or(top + 1, |(seq, _, _)| *seq);
+        let recoverable = from.epoch == epoch && from.seq <= top && oldest <= from.seq + 1;
+        let replay = (recoverable && from.seq < top).then(|| {
+            let missed = stream.history.iter().filter(|(seq, _, _)| *seq > from.seq).map(|(_, _, text)| text);
+            batch_frame(missed)
+        });
+        (replay, StreamState { epoch, seq: top, recovered: Some(recoverable) })
     }
 
     pub(crate) fn unsubscribe(&self, feature: &str, id: u64) {
@@ -168,16 +233,18 @@ impl Hub {
             feature_version: def.version.clone(),
             priority: event.priority.unwrap_or(def.priority),
         };
-        Ok(WebSocketMessage { feature: event.feature, entity: event.entity, action: event.action, data: event.data, meta })
+        Ok(WebSocketMessage { feature: event.feature, entity: event.entity, action: event.action, data: event.data, meta, seq: None, epoch: None })
     }
 
-    /// Validates an event, adds its meta and queues it to every subscriber of its feature.
-    /// Returns how many connections it was queued to.
+    /// Validates an event, adds its meta and sequence number, and queues it to every
+    /// subscriber of its feature. Returns how many connections it was queued to.
     pub fn publish(&self, event: OutgoingEvent<Value>, from: &Publisher) -> Result<usize, Unknown> {
-        let message = self.stamp(event, from)?;
-        let (feature, priority) = (message.feature.clone(), message.meta.priority);
+        let mut message = self.stamp(event, from)?;
+        let priority = message.meta.priority;
+        let mut t = self.tables();
+        let text = self.sequence(&mut t, &mut message);
         self.inner.metrics.events_in.fetch_add(1, Ordering::Relaxed);
-        Ok(self.fan_out(&feature, encode(&ServerFrame::Event(message)), priority))
+        Ok(self.fan_out(&t, &message.feature, text, priority))
     }
 
     /// Publishes several events at once. All are validated first (the error carries the index
@@ -193,16 +260,32 @@ impl Hub {
                 None => groups.push((message.feature.clone(), vec![message])),
             }
         }
+        let mut t = self.tables();
         let mut delivered = 0;
         for (feature, mut events) in groups {
             let count = events.len();
             self.inner.metrics.events_in.fetch_add(count as u64, Ordering::Relaxed);
             // A batch is as urgent as its most urgent event.
             let priority = events.iter().map(|e| e.meta.priority).max_by_key(|p| rank(*p)).unwrap_or_default();
-            let frame = if count == 1 { ServerFrame::Event(events.remove(0)) } else { ServerFrame::Batch { events } };
-            delivered += self.fan_out(&feature, encode(&frame), priority) * count;
+            let texts: Vec<Utf8Bytes> = events.iter_mut().map(|m| self.sequence(&mut t, m)).collect();
+            let frame = if count == 1 { texts[0].clone() } else { batch_frame(texts.iter()) };
+            delivered += self.fan_out(&t, &feature, frame, priority) * count;
         }
         Ok(delivered)
+    }
+
+    /// Gives an event the next sequence number of its feature and keeps its frame for replay.
+    fn sequence(&self, t: &mut Tables, message: &mut WebSocketMessage<Value>) -> Utf8Bytes {
+        let stream = t.streams.entry(message.feature.clone()).or_default();
+        stream.seq += 1;
+        message.seq = Some(stream.seq);
+        message.epoch = Some(self.inner.epoch.clone());
+        // The event frame is the message plus a leading `"type":"event"`: no copy of the data.
+        let body = serde_json::to_string(&*message).expect("a serde_json::Value always serialises");
+        let text: Utf8Bytes = format!(r#"{{"type":"event",{}"#, &body[1..]).into();
+        stream.history.push_back((stream.seq, Instant::now(), text.clone()));
+        prune(stream, self.inner.history);
+        text
     }
 
     /// Sends an event to one connection, whatever it subscribed to. False if it is gone.
@@ -226,11 +309,10 @@ impl Hub {
 
     /// Queues `text` verbatim to `feature`'s subscribers (the test-only raw relay).
     pub(crate) fn relay(&self, feature: &str, text: Utf8Bytes) -> usize {
-        self.fan_out(feature, text, Priority::Normal)
+        self.fan_out(&self.tables(), feature, text, Priority::Normal)
     }
 
-    fn fan_out(&self, feature: &str, text: Utf8Bytes, priority: Priority) -> usize {
-        let t = self.tables();
+    fn fan_out(&self, t: &Tables, feature: &str, text: Utf8Bytes, priority: Priority) -> usize {
         let Some(peers) = t.features.get(feature) else { return 0 };
         let queued = peers.values().filter(|peer| self.offer(peer, feature, text.clone(), priority)).count();
         self.inner.metrics.events_out.fetch_add(queued as u64, Ordering::Relaxed);
@@ -268,6 +350,27 @@ impl Hub {
             peer.gap.notify_one();
         }
     }
+}
+
+/// Drops events beyond the history's size or age.
+fn prune(stream: &mut Stream, history: History) {
+    while stream.history.len() > history.size || stream.history.front().is_some_and(|(_, at, _)| at.elapsed() > history.ttl) {
+        stream.history.pop_front();
+    }
+}
+
+/// `{"type":"batch","events":[...]}` from already-serialised event frames (their `type` field
+/// is ignored inside a batch), so a replay or a bulk publish is never serialised twice.
+fn batch_frame<'a>(events: impl Iterator<Item = &'a Utf8Bytes>) -> Utf8Bytes {
+    let mut out = String::from(r#"{"type":"batch","events":["#);
+    for (i, e) in events.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(e.as_str());
+    }
+    out.push_str("]}");
+    out.into()
 }
 
 fn remove_subscriber(t: &mut Tables, feature: &str, id: u64) {

@@ -25,7 +25,7 @@ mod ws;
 
 pub use auth::{AuthError, Identity};
 pub use config::Config;
-pub use hub::{Hub, Publisher};
+pub use hub::{History, Hub, Publisher};
 pub use registry::{FeatureDef, Registry, Unknown};
 pub use service::EventService;
 
@@ -78,7 +78,8 @@ pub fn hub_for(config: &Config) -> Result<Hub, String> {
         Some(path) => Registry::load(path)?,
         None => Registry::default(),
     };
-    Ok(Hub::new(registry))
+    let history = History { size: config.history_size, ttl: std::time::Duration::from_secs(config.history_ttl) };
+    Ok(Hub::new(registry, history))
 }
 
 /// The JSON Schema of an event message (the seed's `WebSocketMessage`), generated from the

@@ -8,9 +8,9 @@ use crate::metrics::Drop;
 use crate::AppState;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
-use livestate::protocol::{codes, validate_name, ClientFrame, ErrorFrame, ServerFrame, Welcome};
+use livestate::protocol::{codes, validate_name, ClientFrame, ErrorFrame, Position, ServerFrame, Welcome};
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::Ordering::Relaxed;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio::time::{interval_at, sleep_until, Duration, Instant, MissedTickBehavior};
@@ -193,7 +193,7 @@ impl Handler {
         Ok(match frame {
             ClientFrame::Pong {} => vec![],
             ClientFrame::Auth { token } => self.reauthenticate(&token)?,
-            ClientFrame::Subscribe { features } => self.subscribe(features),
+            ClientFrame::Subscribe { features, positions } => self.subscribe(features, &positions),
             ClientFrame::Unsubscribe { features } => {
                 for f in &features {
                     if self.features.remove(f) {
@@ -226,9 +226,11 @@ impl Handler {
         })
     }
 
-    /// Each refused feature gets its own error; the others are still subscribed.
-    fn subscribe(&mut self, features: Vec<String>) -> Vec<Message> {
+    /// Each refused feature gets its own error; the others are subscribed, and the events
+    /// missed since a given position are replayed before the `subscribed` reply.
+    fn subscribe(&mut self, features: Vec<String>, positions: &BTreeMap<String, Position>) -> Vec<Message> {
         let mut replies = Vec::new();
+        let mut streams = BTreeMap::new();
         let mut ok = Vec::with_capacity(features.len());
         for f in features {
             let refusal = if let Err(e) = validate_name("feature", &f) {
@@ -244,13 +246,14 @@ impl Handler {
                 replies.push(error(code, &message, Some(f)));
                 continue;
             }
-            if self.features.insert(f.clone()) {
-                self.state.hub.subscribe(&f, self.id, &self.peer);
-            }
+            self.features.insert(f.clone());
+            let (replay, stream) = self.state.hub.subscribe(&f, self.id, &self.peer, positions.get(&f));
+            replies.extend(replay.map(Message::Text));
+            streams.insert(f.clone(), stream);
             ok.push(f);
         }
         if !ok.is_empty() {
-            replies.push(text(&ServerFrame::Subscribed { features: ok }));
+            replies.push(text(&ServerFrame::Subscribed { features: ok, streams }));
         }
         replies
     }

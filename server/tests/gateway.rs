@@ -114,7 +114,7 @@ async fn malformed_frames_get_an_error_and_the_connection_keeps_working() {
     send(&mut a, json!({"type": "subscribe", "features": ["Bad.Name", "users"]})).await;
     let got = next_frame(&mut a).await;
     assert_eq!((got["code"].as_str(), got["feature"].as_str()), (Some("bad_name"), Some("Bad.Name")));
-    assert_eq!(next_frame(&mut a).await, json!({"type": "subscribed", "features": ["users"]}), "the good name is still subscribed");
+    assert_eq!(next_frame(&mut a).await["features"], json!(["users"]), "the good name is still subscribed");
     send(&mut a, event("rbac", "role", "created", json!(1))).await;
     assert_eq!(next_frame(&mut a).await["data"], 1);
 }

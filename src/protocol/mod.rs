@@ -64,6 +64,36 @@ pub struct WebSocketMessage<D> {
     pub data: D,
     /// Added by the gateway.
     pub meta: Meta,
+    /// Position in the feature's stream: one more than the previous event of this feature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    /// Identifies the stream `seq` counts in; it changes when the gateway loses its history
+    /// (a restart of an in-memory gateway), and positions from another epoch cannot be resumed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
+}
+
+/// A position in a feature's event stream.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Position {
+    /// The stream's epoch.
+    pub epoch: String,
+    /// The last event seen.
+    pub seq: u64,
+}
+
+/// A feature's stream as the gateway reports it in `subscribed`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct StreamState {
+    /// The stream's epoch.
+    pub epoch: String,
+    /// The last event published so far.
+    pub seq: u64,
+    /// Only when the client sent a position: true if every event after it was replayed
+    /// (just before this reply), false if that was impossible and the client must resync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered: Option<bool>,
 }
 
 /// An event as a publisher hands it in: no meta, the gateway adds it.
@@ -143,6 +173,9 @@ pub enum ServerFrame<D> {
     Subscribed {
         /// Features now subscribed.
         features: Vec<String>,
+        /// Each feature's stream, and whether its missed events were recovered.
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        streams: std::collections::BTreeMap<String, StreamState>,
     },
     /// Acknowledges an `unsubscribe`.
     Unsubscribed {
@@ -166,6 +199,9 @@ pub enum ClientFrame<D> {
     Subscribe {
         /// Feature names.
         features: Vec<String>,
+        /// Where the client left off, per feature: the gateway replays what came after.
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        positions: std::collections::BTreeMap<String, Position>,
     },
     /// Stop receiving these features' events.
     Unsubscribe {

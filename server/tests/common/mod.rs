@@ -123,9 +123,12 @@ impl Gateway {
     }
 }
 
-pub async fn subscribe(ws: &mut Ws, features: &[&str]) {
+/// Subscribes and returns the `subscribed` reply (with each feature's stream position).
+pub async fn subscribe(ws: &mut Ws, features: &[&str]) -> Value {
     send(ws, json!({"type": "subscribe", "features": features})).await;
-    assert_eq!(next_frame(ws).await, json!({"type": "subscribed", "features": features}));
+    let reply = next_frame(ws).await;
+    assert_eq!((reply["type"].as_str(), &reply["features"]), (Some("subscribed"), &json!(features)));
+    reply
 }
 
 pub async fn send(ws: &mut Ws, frame: Value) {
