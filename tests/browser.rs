@@ -6,10 +6,10 @@
 mod common;
 
 use common::*;
+use futures::StreamExt;
 use js_sys::Reflect;
 use livestate::RealtimeClient;
 use wasm_bindgen::prelude::*;
-use futures::StreamExt;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -185,7 +185,8 @@ async fn the_browser_going_online_reconnects_at_once_instead_of_waiting_out_the_
 
 #[wasm_bindgen_test]
 async fn a_silent_gateway_is_detected_by_the_heartbeat_timeout_and_replaced() {
-    let (c, mut st) = connected(r#"{"heartbeatTimeout":1500,"connectTimeout":1000,"backoff":{"min":50,"max":200},"maxReconnectAttempts":1000}"#).await;
+    let (c, mut st) =
+        connected(r#"{"heartbeatTimeout":1500,"connectTimeout":1000,"backoff":{"min":50,"max":200},"maxReconnectAttempts":1000}"#).await;
     gateway("pause").await; // SIGSTOP: the TCP connection stays up but nothing is sent
     let paused = st.until("reconnecting", 10_000).await;
     gateway("resume").await;
@@ -275,7 +276,6 @@ async fn listeners_can_be_removed_with_the_function_on_status_returns() {
     assert!(rx.try_recv().is_err(), "a removed listener was called");
     c.disconnect();
 }
-
 
 #[wasm_bindgen_test]
 async fn a_short_lived_token_is_refreshed_in_band_without_reconnecting() {

@@ -290,9 +290,8 @@ async fn a_bulk_publish_from_a_backend_reaches_the_store_as_one_change_notificat
     let (store, mut changes) = s.store("{}");
     barrier(&s.me, &s.feature).await;
     while changes.try_recv().is_ok() {}
-    let events: Vec<String> = (1..=5)
-        .map(|i| format!(r#"{{"feature":"{}","entity":"role","action":"created","data":{{"id":"r{i}"}}}}"#, s.feature))
-        .collect();
+    let events: Vec<String> =
+        (1..=5).map(|i| format!(r#"{{"feature":"{}","entity":"role","action":"created","data":{{"id":"r{i}"}}}}"#, s.feature)).collect();
     backend_publish(&format!("[{}]", events.join(","))).await;
     let (diffs, _) = next(&mut changes, 5000, "the batch").await;
     assert_eq!(Array::from(&diffs).length(), 5, "five inserts in one notification");

@@ -110,7 +110,12 @@ fn unknown(i: Option<usize>, e: Unknown) -> Response {
 }
 
 /// `POST /api/events`: one event or an array; all are checked before any is published.
-async fn publish(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn publish(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     if let Err(r) = api_allowed(&state, &headers, peer) {
         return r;
     }
@@ -172,7 +177,12 @@ async fn publish_to_user(
 }
 
 /// `GET /api/features/{feature}/clients`: connection ids subscribed to the feature.
-async fn feature_clients(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, Path(feature): Path<String>, headers: HeaderMap) -> Response {
+async fn feature_clients(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(feature): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = api_allowed(&state, &headers, peer) {
         return r;
     }

@@ -233,7 +233,15 @@ impl Hub {
             feature_version: def.version.clone(),
             priority: event.priority.unwrap_or(def.priority),
         };
-        Ok(WebSocketMessage { feature: event.feature, entity: event.entity, action: event.action, data: event.data, meta, seq: None, epoch: None })
+        Ok(WebSocketMessage {
+            feature: event.feature,
+            entity: event.entity,
+            action: event.action,
+            data: event.data,
+            meta,
+            seq: None,
+            epoch: None,
+        })
     }
 
     /// Validates an event, adds its meta and sequence number, and queues it to every

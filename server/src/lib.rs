@@ -52,7 +52,12 @@ pub(crate) struct AppState {
 /// Serves the gateway on `listener` until `shutdown` resolves, then closes every WebSocket
 /// with 1001 (clients reconnect elsewhere) and returns. Fails early on bad settings (a bad
 /// origin pattern or key file), with a message naming the setting.
-pub async fn serve(listener: TcpListener, config: Config, hub: Hub, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    hub: Hub,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
     let public_key = match &config.jwt_public_key {
         Some(path) => Some(std::fs::read(path).map_err(|e| invalid(format!("{}: {e}", path.display())))?),

@@ -6,9 +6,7 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "livestate_server=info".into()))
-        .init();
+    tracing_subscriber::fmt().with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "livestate_server=info".into())).init();
     let config = Config::parse();
     if config.print_schema {
         println!("{}", serde_json::to_string_pretty(&message_schema()).expect("schemas serialise"));

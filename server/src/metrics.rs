@@ -48,11 +48,29 @@ impl Metrics {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
         };
         counter("livestate_connections", "Open WebSocket connections.", "gauge", self.connections.load(Relaxed).to_string());
-        counter("livestate_connections_total", "WebSocket connections accepted.", "counter", self.connections_total.load(Relaxed).to_string());
+        counter(
+            "livestate_connections_total",
+            "WebSocket connections accepted.",
+            "counter",
+            self.connections_total.load(Relaxed).to_string(),
+        );
         counter("livestate_events_in_total", "Events published.", "counter", self.events_in.load(Relaxed).to_string());
-        counter("livestate_events_out_total", "Event deliveries queued to connections.", "counter", self.events_out.load(Relaxed).to_string());
-        counter("livestate_auth_failures_total", "Connections refused for a missing, invalid or expired token.", "counter", self.auth_failures.load(Relaxed).to_string());
-        let _ = writeln!(out, "# HELP livestate_drops_total Events dropped or connections refused, by reason.\n# TYPE livestate_drops_total counter");
+        counter(
+            "livestate_events_out_total",
+            "Event deliveries queued to connections.",
+            "counter",
+            self.events_out.load(Relaxed).to_string(),
+        );
+        counter(
+            "livestate_auth_failures_total",
+            "Connections refused for a missing, invalid or expired token.",
+            "counter",
+            self.auth_failures.load(Relaxed).to_string(),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP livestate_drops_total Events dropped or connections refused, by reason.\n# TYPE livestate_drops_total counter"
+        );
         for (i, name) in DROP_NAMES.iter().enumerate() {
             let _ = writeln!(out, "livestate_drops_total{{reason=\"{name}\"}} {}", self.drops[i].load(Relaxed));
         }

@@ -136,10 +136,9 @@ mod tests {
 
     #[test]
     fn a_wildcard_feature_accepts_any_name_but_listed_features_stay_strict() {
-        let r = Registry::from_json(
-            r#"{"rbac": {"entities": ["role"], "actions": ["created"]}, "*": {"entities": ["*"], "actions": ["*"]}}"#,
-        )
-        .unwrap();
+        let r =
+            Registry::from_json(r#"{"rbac": {"entities": ["role"], "actions": ["created"]}, "*": {"entities": ["*"], "actions": ["*"]}}"#)
+                .unwrap();
         assert!(r.check("tenant-42", "thing", "poked").is_ok());
         assert_eq!(r.check("rbac", "thing", "created").unwrap_err().field, "entity");
     }

@@ -72,7 +72,12 @@ impl Handler {
         let exit = match authenticate(&mut socket, &state, query_token).await {
             Err(exit) => exit,
             Ok(identity) => {
-                let bucket = Bucket { tokens: state.config.rate_burst, last: Instant::now(), rate: state.config.rate_limit, burst: state.config.rate_burst };
+                let bucket = Bucket {
+                    tokens: state.config.rate_burst,
+                    last: Instant::now(),
+                    rate: state.config.rate_limit,
+                    burst: state.config.rate_burst,
+                };
                 let mut this = Handler { id, state: state.clone(), peer, identity, features: HashSet::new(), bucket };
                 let exit = if !state.hub.join(id, &this.identity.user_id, &this.peer, state.config.max_connections_per_user) {
                     metrics.drop(Drop::UserLimit);
@@ -94,7 +99,12 @@ impl Handler {
         drop(permit);
     }
 
-    async fn serve(&mut self, socket: &mut WebSocket, rx: &mut mpsc::Receiver<Utf8Bytes>, shutdown: &mut tokio::sync::watch::Receiver<bool>) -> Exit {
+    async fn serve(
+        &mut self,
+        socket: &mut WebSocket,
+        rx: &mut mpsc::Receiver<Utf8Bytes>,
+        shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> Exit {
         let welcome = ServerFrame::<Value>::Welcome(Welcome {
             connection_id: self.id.to_string(),
             heartbeat: self.state.config.heartbeat_interval,
@@ -204,7 +214,11 @@ impl Handler {
             }
             ClientFrame::Publish(event) => {
                 if !self.identity.can_publish(&event.feature) {
-                    return Ok(vec![error(codes::error::PUBLISH_FORBIDDEN, "this connection may not publish to this feature", Some(event.feature))]);
+                    return Ok(vec![error(
+                        codes::error::PUBLISH_FORBIDDEN,
+                        "this connection may not publish to this feature",
+                        Some(event.feature),
+                    )]);
                 }
                 let from = Publisher {
                     user_id: self.identity.user_id.clone(),

@@ -31,7 +31,10 @@ async fn an_event_published_by_a_client_reaches_every_subscriber_of_its_feature_
     for ws in [&mut a, &mut b] {
         let got = next_frame(ws).await;
         assert_eq!(got["type"], "event");
-        assert_eq!((got["feature"].as_str(), got["entity"].as_str(), got["action"].as_str()), (Some("rbac"), Some("role"), Some("created")));
+        assert_eq!(
+            (got["feature"].as_str(), got["entity"].as_str(), got["action"].as_str()),
+            (Some("rbac"), Some("role"), Some("created"))
+        );
         assert_eq!(got["data"], json!({"id": "r1", "name": "Admin"}));
         assert_eq!(got["meta"]["priority"], "high", "rbac's default priority in the registry");
         assert_eq!(got["meta"]["featureVersion"], "1.0");
@@ -59,7 +62,8 @@ async fn a_backend_publishes_over_http_and_learns_how_many_connections_got_it() 
 async fn a_bulk_publish_arrives_as_one_batch_frame_per_feature_in_order() {
     let gw = Gateway::start(|_| {}).await;
     let mut a = gw.subscribed(&["products", "orders"]).await;
-    let mut batch: Vec<Value> = (0..5).map(|i| json!({"feature": "products", "entity": "product", "action": "updated", "data": {"n": i}})).collect();
+    let mut batch: Vec<Value> =
+        (0..5).map(|i| json!({"feature": "products", "entity": "product", "action": "updated", "data": {"n": i}})).collect();
     batch.insert(2, json!({"feature": "orders", "entity": "order", "action": "paid", "data": {"n": 9}}));
     assert_eq!(gw.post(&Value::from(batch).to_string()).await, (202, json!({"accepted": 6, "delivered": 6})));
     let first = next_frame(&mut a).await;

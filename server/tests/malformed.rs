@@ -50,7 +50,10 @@ async fn each_malformed_frame_gets_a_clear_error_and_affects_no_one() {
         (r#"{"type":"publish","feature":"rbac","entity":"role","action":"created"}"#.into(), "bad_frame"),
         (r#"{"type":"publish","feature":123,"entity":"role","action":"created","data":1}"#.into(), "bad_frame"),
         (r#"{"type":"publish","feature":"rbac","entity":"role","action":"created","data":1,"priority":"urgent"}"#.into(), "bad_frame"),
-        (r#"{"type":"publish","feature":"rbac","entity":"role","action":"created","data":1,"meta":{"userId":"admin"}}"#.into(), "bad_frame"),
+        (
+            r#"{"type":"publish","feature":"rbac","entity":"role","action":"created","data":1,"meta":{"userId":"admin"}}"#.into(),
+            "bad_frame",
+        ),
         (r#"{"type":"publish","feature":"rbac","entity":"role","action":"exploded","data":1}"#.into(), "unknown_name"),
         (r#"{"type":"publish","feature":"rbac","entity":"rolez","action":"created","data":1}"#.into(), "unknown_name"),
         (r#"{"type":"publish","feature":"chat","entity":"message","action":"created","data":1}"#.into(), "unknown_name"),

@@ -183,8 +183,17 @@ async fn the_seeds_example_messages_validate_against_the_exported_json_schema() 
     let meta = json!({"timestamp": "2025-09-13T10:00:00.000Z", "userId": "5f0c8f3e-8a8e-4a53-9a57-3f2b1f7d2a10",
                       "sessionId": "s-1", "featureVersion": "1.0", "priority": "normal"});
     // The seed's naming-convention examples, plus its test message.
-    let examples = ["rbac.role.created", "rbac.role.updated", "rbac.permission.assigned", "users.user.created", "users.profile.updated",
-        "products.product.created", "products.inventory.updated", "orders.order.created", "orders.payment.completed"];
+    let examples = [
+        "rbac.role.created",
+        "rbac.role.updated",
+        "rbac.permission.assigned",
+        "users.user.created",
+        "users.profile.updated",
+        "products.product.created",
+        "products.inventory.updated",
+        "orders.order.created",
+        "orders.payment.completed",
+    ];
     for name in examples {
         let mut parts = name.split('.');
         let (f, e, a) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());

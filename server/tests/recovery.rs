@@ -39,7 +39,8 @@ async fn a_client_that_comes_back_gets_exactly_what_it_missed_in_order_then_the_
     publish_n(&gw, "products", "product", 4, 8).await; // missed while away
 
     let mut back = gw.client().await;
-    send(&mut back, json!({"type": "subscribe", "features": ["products"], "positions": {"products": {"epoch": gw.hub.epoch(), "seq": 3}}})).await;
+    send(&mut back, json!({"type": "subscribe", "features": ["products"], "positions": {"products": {"epoch": gw.hub.epoch(), "seq": 3}}}))
+        .await;
     let replay = next_frame(&mut back).await;
     assert_eq!(replay["type"], "batch");
     assert_eq!(seqs(&replay), [4, 5, 6, 7, 8]);
@@ -66,7 +67,11 @@ async fn a_client_that_missed_nothing_is_recovered_with_nothing_to_replay() {
 async fn positions_from_another_epoch_or_older_than_the_history_are_not_recovered() {
     let gw = Gateway::start(|c| c.history_size = 3).await;
     publish_n(&gw, "rbac", "role", 1, 10).await;
-    for position in [json!({"epoch": "some-earlier-run", "seq": 9}), json!({"epoch": gw.hub.epoch(), "seq": 5}), json!({"epoch": gw.hub.epoch(), "seq": 11})] {
+    for position in [
+        json!({"epoch": "some-earlier-run", "seq": 9}),
+        json!({"epoch": gw.hub.epoch(), "seq": 5}),
+        json!({"epoch": gw.hub.epoch(), "seq": 11}),
+    ] {
         let mut ws = gw.client().await;
         send(&mut ws, json!({"type": "subscribe", "features": ["rbac"], "positions": {"rbac": position}})).await;
         let ack = next_frame(&mut ws).await;

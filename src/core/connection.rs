@@ -7,10 +7,12 @@
 //! was already replaced can never disturb the current one.
 
 use super::backoff::Backoff;
+use super::recovery::{Streams, Verdict};
 use super::rng::Rng;
 use super::router::{Router, Scope, SubId};
-use crate::protocol::codes;
+use crate::protocol::{codes, Position, StreamState};
 use serde::Serialize;
+use std::collections::BTreeMap;
 #[cfg(target_arch = "wasm32")]
 use tsify::Tsify;
 
@@ -67,8 +69,13 @@ pub enum Timer {
 pub enum Outgoing {
     /// The token fetched for this socket, if there is one.
     Auth,
-    /// Ask for these features.
-    Subscribe(Vec<String>),
+    /// Ask for these features, resuming each from its position if it has one.
+    Subscribe {
+        /// Feature names.
+        features: Vec<String>,
+        /// Where to resume, for features seen before.
+        positions: BTreeMap<String, Position>,
+    },
     /// Stop these features.
     Unsubscribe(Vec<String>),
     /// Answer a heartbeat.
@@ -93,6 +100,8 @@ pub enum Action {
     StopTimer(Timer),
     /// The status changed.
     Status(ConnectionStatus),
+    /// Events of this feature were lost for good: state built from them must be reloaded.
+    Resync(String),
 }
 
 /// Something that happened. `gen` is the generation of the socket it happened to.
@@ -169,6 +178,7 @@ pub struct Connection {
     attempts: u32,
     rng: Rng,
     router: Router,
+    streams: Streams,
 }
 
 impl Connection {
@@ -183,6 +193,7 @@ impl Connection {
             attempts: 0,
             rng: Rng::new(seed),
             router: Router::default(),
+            streams: Streams::default(),
         }
     }
 
@@ -219,10 +230,15 @@ impl Connection {
         &self.router
     }
 
+    /// Duplicate events dropped so far.
+    pub fn duplicates(&self) -> u64 {
+        self.streams.duplicates()
+    }
+
     /// Keeps a feature subscribed without a local subscriber.
     pub fn pin(&mut self, feature: &str, out: &mut Vec<Action>) {
         if self.router.pin(feature) && self.can_send_control() {
-            out.push(Action::Send(Outgoing::Subscribe(vec![feature.to_owned()])));
+            out.push(subscribe_frame(vec![feature.to_owned()], BTreeMap::new()));
         }
     }
 
@@ -230,7 +246,7 @@ impl Connection {
     pub fn subscribe(&mut self, feature: &str, scope: Scope, out: &mut Vec<Action>) -> SubId {
         let added = self.router.subscribe(feature, scope);
         if added.first && self.can_send_control() {
-            out.push(Action::Send(Outgoing::Subscribe(vec![feature.to_owned()])));
+            out.push(subscribe_frame(vec![feature.to_owned()], BTreeMap::new()));
         }
         added.id
     }
@@ -238,9 +254,49 @@ impl Connection {
     /// Removes a local subscription; the gateway hears of the feature's last one only.
     pub fn unsubscribe(&mut self, id: SubId, out: &mut Vec<Action>) {
         if let Some(feature) = self.router.unsubscribe(id) {
+            self.streams.forget(&feature);
             if self.can_send_control() {
                 out.push(Action::Send(Outgoing::Unsubscribe(vec![feature.into()])));
             }
+        }
+    }
+
+    /// An event arrived: true if it should be delivered. A gap starts a recovery (a replay
+    /// request); a new epoch delivers it and asks for a resync.
+    pub fn event(&mut self, feature: &str, epoch: Option<&str>, seq: Option<u64>, out: &mut Vec<Action>) -> bool {
+        match self.streams.on_event(feature, epoch, seq) {
+            Verdict::Deliver => true,
+            Verdict::Duplicate | Verdict::Wait => false,
+            Verdict::Recover => {
+                self.recover(feature, out);
+                false
+            }
+            Verdict::Resync => {
+                out.push(Action::Resync(feature.to_owned()));
+                true
+            }
+        }
+    }
+
+    /// The gateway acknowledged a subscription; resync if it could not replay what we missed.
+    pub fn subscribed(&mut self, feature: &str, state: &StreamState, out: &mut Vec<Action>) {
+        if self.streams.on_subscribed(feature, state) {
+            out.push(Action::Resync(feature.to_owned()));
+        }
+    }
+
+    /// The gateway dropped events of `feature` for us (we fell behind): recover them.
+    pub fn gap(&mut self, feature: &str, out: &mut Vec<Action>) {
+        if self.streams.on_gap(feature) {
+            self.recover(feature, out);
+        }
+    }
+
+    fn recover(&mut self, feature: &str, out: &mut Vec<Action>) {
+        if self.can_send_control() {
+            let features = vec![feature.to_owned()];
+            let positions = self.streams.positions(&features);
+            out.push(subscribe_frame(features, positions));
         }
     }
 
@@ -261,6 +317,7 @@ impl Connection {
             }
             (Input::Disconnect, _) => {
                 self.router.clear_subscriptions();
+                self.streams.clear();
                 self.teardown(Teardown::Stop(StopReason::Client), out);
             }
             (Input::Opened { gen }, Phase::Opening { gen: g, open: false }) if gen == g => {
@@ -268,7 +325,8 @@ impl Connection {
                 out.push(Action::Send(Outgoing::Auth));
                 let features = self.router.features();
                 if !features.is_empty() {
-                    out.push(Action::Send(Outgoing::Subscribe(features)));
+                    let positions = self.streams.positions(&features);
+                    out.push(subscribe_frame(features, positions));
                 }
             }
             (Input::Welcome { gen, heartbeat_ms, token_ms }, Phase::Opening { gen: g, .. }) if gen == g => {
@@ -368,6 +426,10 @@ impl Connection {
             out.push(Action::Status(status));
         }
     }
+}
+
+fn subscribe_frame(features: Vec<String>, positions: BTreeMap<String, Position>) -> Action {
+    Action::Send(Outgoing::Subscribe { features, positions })
 }
 
 /// Refreshes a token when a fifth of its life is left, at most 30 s before it expires, so a

@@ -249,7 +249,7 @@ fn subscriptions_are_sent_once_per_feature_and_resent_after_every_reconnect() {
     let mut out = Vec::new();
     let b = c.subscribe("rbac", Scope::Entity("role".into()), &mut out);
     let u = c.subscribe("users", Scope::Feature, &mut out);
-    assert_eq!(out, [Action::Send(Outgoing::Subscribe(vec!["users".into()]))]);
+    assert_eq!(out, [Action::Send(Outgoing::Subscribe { features: vec!["users".into()], positions: Default::default() })]);
 
     step(&mut c, Input::Closed { gen, code: 1006, reason: "" }, 0.0);
     step(&mut c, Input::Fired(Timer::Retry), 0.0);
@@ -257,17 +257,17 @@ fn subscriptions_are_sent_once_per_feature_and_resent_after_every_reconnect() {
     let out = step(&mut c, Input::Opened { gen }, 0.0);
     assert_eq!(
         out,
-        [Action::Send(Outgoing::Auth), Action::Send(Outgoing::Subscribe(vec!["rbac".into(), "users".into()]))]
+        [
+            Action::Send(Outgoing::Auth),
+            Action::Send(Outgoing::Subscribe { features: vec!["rbac".into(), "users".into()], positions: Default::default() })
+        ]
     );
 
     let mut out = Vec::new();
     c.unsubscribe(a, &mut out);
     c.unsubscribe(u, &mut out);
     c.unsubscribe(b, &mut out);
-    assert_eq!(
-        out,
-        [Action::Send(Outgoing::Unsubscribe(vec!["users".into()])), Action::Send(Outgoing::Unsubscribe(vec!["rbac".into()]))]
-    );
+    assert_eq!(out, [Action::Send(Outgoing::Unsubscribe(vec!["users".into()])), Action::Send(Outgoing::Unsubscribe(vec!["rbac".into()]))]);
 }
 
 #[test]
@@ -277,7 +277,7 @@ fn pinned_features_are_subscribed_on_every_connect() {
     step(&mut c, Input::Connect, 0.0);
     let gen = c.socket().unwrap();
     let out = step(&mut c, Input::Opened { gen }, 0.0);
-    assert!(out.contains(&Action::Send(Outgoing::Subscribe(vec!["orders".into()]))));
+    assert!(out.contains(&Action::Send(Outgoing::Subscribe { features: vec!["orders".into()], positions: Default::default() })));
 }
 
 #[test]
@@ -311,4 +311,38 @@ fn a_token_is_refreshed_in_band_before_it_expires_and_again_after_each_refresh()
     assert_eq!(out, [Action::StartTimer(Timer::Refresh, 8_000.0)], "short tokens refresh with a fifth of their life left");
     let out = step(&mut c, Input::Closed { gen, code: 1006, reason: "" }, 3_571_000.0);
     assert!(out.contains(&Action::StopTimer(Timer::Refresh)), "no refresh for a closed socket");
+}
+
+#[test]
+fn after_a_reconnect_each_feature_resumes_from_the_last_event_seen() {
+    use crate::protocol::{Position, StreamState};
+    let mut c = machine(Some(5));
+    c.subscribe("rbac", Scope::Feature, &mut Vec::new());
+    c.subscribe("users", Scope::Feature, &mut Vec::new());
+    let gen = connect(&mut c, 0.0);
+    let mut out = Vec::new();
+    c.subscribed("rbac", &StreamState { epoch: "e1".into(), seq: 3, recovered: None }, &mut out);
+    assert!(c.event("rbac", Some("e1"), Some(4), &mut out));
+    assert!(out.is_empty());
+    step(&mut c, Input::Closed { gen, code: 1006, reason: "" }, 0.0);
+    step(&mut c, Input::Fired(Timer::Retry), 0.0);
+    let gen = c.socket().unwrap();
+    let out = step(&mut c, Input::Opened { gen }, 0.0);
+    let positions: std::collections::BTreeMap<String, Position> = [("rbac".to_string(), Position { epoch: "e1".into(), seq: 4 })].into();
+    assert!(out.contains(&Action::Send(Outgoing::Subscribe { features: vec!["rbac".into(), "users".into()], positions })));
+    let mut out = Vec::new();
+    c.subscribed("rbac", &StreamState { epoch: "e2".into(), seq: 0, recovered: Some(false) }, &mut out);
+    assert_eq!(out, [Action::Resync("rbac".into())], "the gateway restarted: the app must reload");
+}
+
+#[test]
+fn a_sequence_jump_on_the_live_stream_asks_for_a_replay_on_the_same_socket() {
+    use crate::protocol::StreamState;
+    let mut c = machine(Some(5));
+    c.subscribe("rbac", Scope::Feature, &mut Vec::new());
+    connect(&mut c, 0.0);
+    let mut out = Vec::new();
+    c.subscribed("rbac", &StreamState { epoch: "e1".into(), seq: 10, recovered: None }, &mut out);
+    assert!(!c.event("rbac", Some("e1"), Some(13), &mut out), "not delivered out of order");
+    assert!(matches!(&out[..], [Action::Send(Outgoing::Subscribe { positions, .. })] if positions["rbac"].seq == 10));
 }

@@ -35,6 +35,10 @@ pub struct ClientStats {
     pub connects: u32,
     /// Gap reports from the gateway (events it dropped because this client fell behind).
     pub gaps: u32,
+    /// Events dropped because they had been delivered already (replays overlap the live stream).
+    pub duplicates: u32,
+    /// Features whose lost events could not be replayed, so `onResync` listeners reloaded them.
+    pub resyncs: u32,
 }
 
 /// A JS value carried through serde untouched (the event's `data`).
@@ -69,6 +73,7 @@ type Shared = Rc<RefCell<Inner>>;
 enum Notice {
     Status(ConnectionStatus),
     Error(RealtimeErrorEvent),
+    Resync(String),
 }
 
 struct Listeners {
@@ -87,6 +92,7 @@ struct Inner {
     callbacks: BTreeMap<SubId, Function>,
     status_listeners: Listeners,
     error_listeners: Listeners,
+    resync_listeners: Listeners,
     stats: ClientStats,
     _online: Option<EventListener>,
 }
@@ -104,12 +110,29 @@ pub struct Subscription {
     id: SubId,
 }
 
-/// Removes an `onStatus`/`onError` listener; wrapped into the function those return.
+/// Removes an `onStatus`/`onError`/`onResync` listener; wrapped into the function those return.
 #[wasm_bindgen]
 pub struct ListenerHandle {
     client: Weak<RefCell<Inner>>,
     id: u32,
-    errors: bool,
+    kind: ListenerKind,
+}
+
+#[derive(Clone, Copy)]
+enum ListenerKind {
+    Status,
+    Error,
+    Resync,
+}
+
+impl Inner {
+    fn listeners(&mut self, kind: ListenerKind) -> &mut Listeners {
+        match kind {
+            ListenerKind::Status => &mut self.status_listeners,
+            ListenerKind::Error => &mut self.error_listeners,
+            ListenerKind::Resync => &mut self.resync_listeners,
+        }
+    }
 }
 
 #[wasm_bindgen]
@@ -133,6 +156,7 @@ impl RealtimeClient {
             callbacks: BTreeMap::new(),
             status_listeners: Listeners { next: 0, list: Vec::new() },
             error_listeners: Listeners { next: 0, list: Vec::new() },
+            resync_listeners: Listeners { next: 0, list: Vec::new() },
             stats: ClientStats::default(),
             _online: None,
         }));
@@ -214,14 +238,23 @@ impl RealtimeClient {
         &self,
         #[wasm_bindgen(unchecked_param_type = "(status: ConnectionStatus, reason?: StopReason) => void")] callback: Function,
     ) -> Function {
-        self.listen(callback, false)
+        self.listen(callback, ListenerKind::Status)
     }
 
     /// Calls `callback(event)` for invalid frames, throwing subscribers, gateway errors and
     /// token failures. Returns a function that removes it.
     #[wasm_bindgen(js_name = onError, unchecked_return_type = "() => void")]
     pub fn on_error(&self, #[wasm_bindgen(unchecked_param_type = "(event: RealtimeErrorEvent) => void")] callback: Function) -> Function {
-        self.listen(callback, true)
+        self.listen(callback, ListenerKind::Error)
+    }
+
+    /// Calls `callback(feature)` when events of `feature` were lost for good (the gateway
+    /// restarted, or the client was away longer than the gateway's history): state built from
+    /// that feature's events must be reloaded. Stores with a `reload` option do it themselves.
+    /// Returns a function that removes the listener.
+    #[wasm_bindgen(js_name = onResync, unchecked_return_type = "() => void")]
+    pub fn on_resync(&self, #[wasm_bindgen(unchecked_param_type = "(feature: string) => void")] callback: Function) -> Function {
+        self.listen(callback, ListenerKind::Resync)
     }
 
     /// Calls `callback(data, message)` for every event of `feature`.
@@ -272,12 +305,12 @@ impl RealtimeClient {
         Ok(Subscription { client: Rc::downgrade(&self.inner), id })
     }
 
-    fn listen(&self, callback: Function, errors: bool) -> Function {
+    fn listen(&self, callback: Function, kind: ListenerKind) -> Function {
         let mut me = self.inner.borrow_mut();
-        let l = if errors { &mut me.error_listeners } else { &mut me.status_listeners };
+        let l = me.listeners(kind);
         l.next += 1;
         l.list.push((l.next, callback));
-        unsubscriber(ListenerHandle { client: Rc::downgrade(&self.inner), id: l.next, errors })
+        unsubscriber(ListenerHandle { client: Rc::downgrade(&self.inner), id: l.next, kind })
     }
 }
 
@@ -306,9 +339,7 @@ impl ListenerHandle {
     /// Removes the listener.
     pub fn remove(&self) {
         if let Some(rc) = self.client.upgrade() {
-            let mut me = rc.borrow_mut();
-            let l = if self.errors { &mut me.error_listeners } else { &mut me.status_listeners };
-            l.list.retain(|(id, _)| *id != self.id);
+            rc.borrow_mut().listeners(self.kind).list.retain(|(id, _)| *id != self.id);
         }
     }
 }
@@ -351,6 +382,7 @@ fn notify(rc: &Shared, notices: Vec<Notice>) {
                     (me.status_listeners.snapshot(), (to_js(s), reason.map(to_js).unwrap_or(JsValue::UNDEFINED)))
                 }
                 Notice::Error(e) => (me.error_listeners.snapshot(), (to_js(e), JsValue::UNDEFINED)),
+                Notice::Resync(f) => (me.resync_listeners.snapshot(), (JsValue::from(f.as_str()), JsValue::UNDEFINED)),
             }
         };
         for f in listeners {
@@ -418,7 +450,7 @@ impl Inner {
                         Some(token) => ClientFrame::Auth { token: token.clone() },
                         None => return,
                     },
-                    Outgoing::Subscribe(features) => ClientFrame::Subscribe { features },
+                    Outgoing::Subscribe { features, positions } => ClientFrame::Subscribe { features, positions },
                     Outgoing::Unsubscribe(features) => ClientFrame::Unsubscribe { features },
                     Outgoing::Pong => ClientFrame::Pong {},
                 };
@@ -437,6 +469,10 @@ impl Inner {
                 self.timers[kind as usize] = Some(timeout); // replacing drops (clears) the old one
             }
             Action::StopTimer(kind) => self.timers[kind as usize] = None,
+            Action::Resync(feature) => {
+                self.stats.resyncs += 1;
+                notices.push(Notice::Resync(feature));
+            }
             Action::Status(s) => {
                 if s == ConnectionStatus::Connected {
                     self.stats.connects += 1;
@@ -517,6 +553,12 @@ fn on_frame(rc: &Shared, gen: u32, text: &JsValue) {
             drive(rc, |me, out| me.core.handle(Input::Activity { gen }, now(), out));
             dispatch(rc, &e);
         }
+        Frame::Subscribed(streams) => drive(rc, |me, out| {
+            me.core.handle(Input::Activity { gen }, now(), out);
+            for (feature, state) in &streams {
+                me.core.subscribed(feature, state, out);
+            }
+        }),
         Frame::Batch(events) => {
             drive(rc, |me, out| me.core.handle(Input::Activity { gen }, now(), out));
             // Delivered synchronously, one after another: stores coalesce them into one
@@ -538,8 +580,14 @@ fn on_frame(rc: &Shared, gen: u32, text: &JsValue) {
         }
         Frame::Authenticated(token_ms) => drive(rc, |me, out| me.core.handle(Input::Authenticated { gen, token_ms }, now(), out)),
         Frame::Gap(features) => {
-            drive(rc, |me, out| me.core.handle(Input::Activity { gen }, now(), out));
-            rc.borrow_mut().stats.gaps += 1;
+            // Each feature is recovered from the gateway's history (a replay on this socket).
+            drive(rc, |me, out| {
+                me.core.handle(Input::Activity { gen }, now(), out);
+                me.stats.gaps += 1;
+                for f in &features {
+                    me.core.gap(f, out);
+                }
+            });
             notify(rc, vec![Notice::Error(RealtimeErrorEvent::Gap { features })]);
         }
         Frame::Heartbeat => drive(rc, |me, out| me.core.handle(Input::Heartbeat { gen }, now(), out)),
@@ -555,7 +603,15 @@ fn on_frame(rc: &Shared, gen: u32, text: &JsValue) {
 /// Delivers one event to its subscribers. Each callback is looked up again right before it
 /// runs, so one that an earlier callback unsubscribed is skipped.
 fn dispatch(rc: &Shared, event: &decode::Event) {
-    let decode::Event { message, feature, entity, action } = event;
+    let decode::Event { message, feature, entity, action, seq, epoch } = event;
+    let mut deliver = false;
+    drive(rc, |me, out| {
+        deliver = me.core.event(feature, epoch.as_deref(), *seq, out);
+        me.stats.duplicates = me.core.duplicates() as u32;
+    });
+    if !deliver {
+        return;
+    }
     let mut ids = Vec::new();
     rc.borrow().core.router().route(feature, entity, action, &mut ids);
     if ids.is_empty() {
@@ -576,7 +632,3 @@ fn dispatch(rc: &Shared, event: &decode::Event) {
         rc.borrow_mut().stats.events_delivered += 1;
     }
 }
-
-
-
-

@@ -2,7 +2,8 @@
 //! (fast, and no JSON parser in the wasm), then only the envelope is read into Rust; `data`
 //! stays a JavaScript value and reaches subscribers untouched.
 
-use crate::protocol::{validate_name, ErrorFrame, Welcome};
+use crate::protocol::{validate_name, ErrorFrame, StreamState, Welcome};
+use std::collections::BTreeMap;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -24,6 +25,10 @@ extern "C" {
     pub(crate) fn data(this: &RawFrame) -> JsValue;
     #[wasm_bindgen(method, getter)]
     fn meta(this: &RawFrame) -> JsValue;
+    #[wasm_bindgen(method, getter)]
+    fn seq(this: &RawFrame) -> JsValue;
+    #[wasm_bindgen(method, getter)]
+    fn epoch(this: &RawFrame) -> JsValue;
 }
 
 /// An event's envelope, read into Rust for routing; `message` is the whole JS object.
@@ -32,6 +37,15 @@ pub(crate) struct Event {
     pub(crate) feature: String,
     pub(crate) entity: String,
     pub(crate) action: String,
+    /// Position in the feature's stream, when the gateway numbers it.
+    pub(crate) seq: Option<u64>,
+    pub(crate) epoch: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct Subscribed {
+    #[serde(default)]
+    streams: BTreeMap<String, StreamState>,
 }
 
 /// A valid frame.
@@ -44,6 +58,8 @@ pub(crate) enum Frame {
     Authenticated(Option<f64>),
     /// The gateway dropped events of these features for us.
     Gap(Vec<String>),
+    /// The reply to `subscribe`, with each feature's stream.
+    Subscribed(BTreeMap<String, StreamState>),
     Heartbeat,
     Ack,
     Error(ErrorFrame),
@@ -84,7 +100,10 @@ pub(crate) fn decode(text: &JsValue) -> Result<Frame, Invalid> {
                 js_sys::Array::is_array(&features).then(|| js_sys::Array::from(&features).iter().filter_map(|f| f.as_string()).collect());
             list.map(Frame::Gap).ok_or_else(|| "gap: `features` must be an array".into())
         }
-        "subscribed" | "unsubscribed" => Ok(Frame::Ack),
+        "subscribed" => serde_wasm_bindgen::from_value::<Subscribed>(value)
+            .map(|s| Frame::Subscribed(s.streams))
+            .map_err(|e| format!("subscribed: {e}")),
+        "unsubscribed" => Ok(Frame::Ack),
         other => Err(format!("unknown frame type {other:?}")),
     }
 }
@@ -108,7 +127,15 @@ fn event(value: JsValue) -> Result<Event, Invalid> {
     if !raw.meta().is_object() {
         return Err("event: missing `meta` object".into());
     }
-    Ok(Event { message: value, feature, entity, action })
+    let seq = raw.seq();
+    let seq = match seq.as_f64() {
+        Some(n) if n >= 0.0 && n.fract() == 0.0 => Some(n as u64),
+        Some(_) => return Err("event: `seq` must be a whole number".into()),
+        None if seq.is_undefined() => None,
+        None => return Err("event: `seq` must be a number".into()),
+    };
+    let epoch = raw.epoch().as_string();
+    Ok(Event { message: value, feature, entity, action, seq, epoch })
 }
 
 /// The first 200 characters of a frame, for error reports.

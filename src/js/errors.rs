@@ -80,8 +80,8 @@ pub enum RealtimeErrorEvent {
         #[tsify(optional)]
         feature: Option<String>,
     },
-    /// The gateway had to drop events of these features for this client (it fell behind):
-    /// state built from them is incomplete and should be reloaded.
+    /// The gateway had to drop events of these features for this client (it fell behind). The
+    /// client recovers them from the gateway's history; if that is impossible, `onResync` fires.
     Gap {
         /// The features with missing events.
         features: Vec<String>,

@@ -103,8 +103,12 @@ pub(crate) fn reject_unknown(value: &JsValue, allowed: &[&str], what: &str) -> R
 }
 
 pub(crate) fn parse(value: JsValue) -> Result<Parsed, LivestateError> {
-    reject_unknown(&value, &["url", "token", "backoff", "maxReconnectAttempts", "heartbeatTimeout", "connectTimeout", "features"], "options")
-        .map_err(invalid)?;
+    reject_unknown(
+        &value,
+        &["url", "token", "backoff", "maxReconnectAttempts", "heartbeatTimeout", "connectTimeout", "features"],
+        "options",
+    )
+    .map_err(invalid)?;
     if let Ok(b) = js_sys::Reflect::get(&value, &"backoff".into()) {
         if !b.is_undefined() {
             reject_unknown(&b, &["min", "max", "factor", "jitter"], "options.backoff").map_err(invalid)?;

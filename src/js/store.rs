@@ -36,6 +36,11 @@ export interface StoreOptions<T> {
     onConflict?: (conflict: StoreConflict<T>) => void;
     /** An optimistic operation failed and was rolled back (its promise rejects too). */
     onRejected?: (rejection: StoreRejection) => void;
+    /** Fetches every item again (a REST call, say). Called when events of this feature were
+     *  lost for good (the gateway restarted, or the client was away too long); the result
+     *  replaces the confirmed items, with pending operations kept on top. Without it, the
+     *  store reports the loss in `error`. */
+    reload?: () => Promise<T[]>;
 }
 
 /** One change to the visible items; `onChange` gets a list of them per batch. */
@@ -111,7 +116,7 @@ export class RealtimeStore<T extends object = any> {
 "#;
 
 const OPTION_KEYS: &[&str] =
-    &["keyField", "versionField", "onCreated", "onUpdated", "onDeleted", "onAction", "onConflict", "onRejected"];
+    &["keyField", "versionField", "onCreated", "onUpdated", "onDeleted", "onAction", "onConflict", "onRejected", "reload"];
 
 #[derive(Default)]
 struct Hooks {
@@ -121,6 +126,7 @@ struct Hooks {
     on_action: Option<Function>,
     on_conflict: Option<Function>,
     on_rejected: Option<Function>,
+    reload: Option<Function>,
 }
 
 pub(crate) struct StoreInner {
@@ -136,6 +142,10 @@ pub(crate) struct StoreInner {
     on_event: Option<Closure<dyn FnMut(JsValue, JsValue)>>,
     /// A flush is queued as a microtask: events delivered in one go (a batch frame) share it.
     flush_scheduled: bool,
+    feature: String,
+    on_resync: Option<Closure<dyn FnMut(JsValue)>>,
+    /// Removes the client's resync listener.
+    resync_off: Option<Function>,
 }
 
 impl Drop for StoreInner {
@@ -143,6 +153,9 @@ impl Drop for StoreInner {
         // Unsubscribe before the closure the client calls is released with us.
         if let Some(s) = self.subscription.take() {
             s.unsubscribe();
+        }
+        if let Some(off) = self.resync_off.take() {
+            let _ = off.call0(&JsValue::NULL);
         }
     }
 }
@@ -213,6 +226,7 @@ impl RealtimeStore {
             on_action: function_option(&options, "onAction")?,
             on_conflict: function_option(&options, "onConflict")?,
             on_rejected: function_option(&options, "onRejected")?,
+            reload: function_option(&options, "reload")?,
         };
         let inner = Rc::new(RefCell::new(StoreInner {
             store: Store::new(model),
@@ -226,6 +240,9 @@ impl RealtimeStore {
             subscription: None,
             on_event: None,
             flush_scheduled: false,
+            feature: feature.to_owned(),
+            on_resync: None,
+            resync_off: None,
         }));
         let weak = Rc::downgrade(&inner);
         let on_event = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |data: JsValue, message: JsValue| {
@@ -237,10 +254,21 @@ impl RealtimeStore {
         });
         let callback: Function = on_event.as_ref().unchecked_ref::<Function>().clone();
         let subscription = client.subscribe_to_entity(feature, entity, callback)?;
+        let weak = Rc::downgrade(&inner);
+        let on_resync = Closure::<dyn FnMut(JsValue)>::new(move |f: JsValue| {
+            if let Some(rc) = weak.upgrade() {
+                if f.as_string().is_some_and(|f| f == rc.borrow().feature) {
+                    resync(&rc);
+                }
+            }
+        });
+        let resync_off = client.on_resync(on_resync.as_ref().unchecked_ref::<Function>().clone());
         {
             let mut me = inner.borrow_mut();
             me.subscription = Some(subscription);
             me.on_event = Some(on_event);
+            me.on_resync = Some(on_resync);
+            me.resync_off = Some(resync_off);
         }
         Ok(RealtimeStore { inner })
     }
@@ -318,30 +346,7 @@ impl RealtimeStore {
 
     /// `replaceAll` from an array or a Promise of one.
     pub fn load(&self, items: JsValue) -> Promise {
-        let Ok(promise) = items.clone().dyn_into::<Promise>() else {
-            let done = self.replace_all(items);
-            return match done {
-                Ok(()) => Promise::resolve(&JsValue::UNDEFINED),
-                Err(e) => Promise::reject(&e),
-            };
-        };
-        self.inner.borrow_mut().loading = true;
-        flush_status(&self.inner);
-        let weak = Rc::downgrade(&self.inner);
-        future_to_promise(async move {
-            let result = JsFuture::from(promise).await;
-            let Some(rc) = weak.upgrade() else { return result.map(|_| JsValue::UNDEFINED) };
-            rc.borrow_mut().loading = false;
-            let outcome = match result {
-                Ok(items) => replace(&rc, items),
-                Err(e) => {
-                    rc.borrow_mut().error = Some(describe(&e));
-                    Err(e)
-                }
-            };
-            flush_status(&rc);
-            outcome.map(|_| JsValue::UNDEFINED)
-        })
+        load(&self.inner, items)
     }
 
     /// Applies `{action, data}` events with one notification.
@@ -371,12 +376,7 @@ impl RealtimeStore {
     /// Optimistic create; see the TypeScript declaration.
     #[wasm_bindgen(js_name = performOptimisticCreate)]
     pub fn perform_optimistic_create(&self, item: JsValue, api_call: Function) -> Result<Promise, JsValue> {
-        let op = self
-            .inner
-            .borrow_mut()
-            .store
-            .begin_create(item)
-            .map_err(|_| invalid("the item needs an id (a temporary one is fine)"))?;
+        let op = self.inner.borrow_mut().store.begin_create(item).map_err(|_| invalid("the item needs an id (a temporary one is fine)"))?;
         Ok(self.run(op, api_call))
     }
 
@@ -405,6 +405,10 @@ impl RealtimeStore {
             s.unsubscribe();
         }
         me.on_event = None;
+        if let Some(off) = me.resync_off.take() {
+            let _ = off.call0(&JsValue::NULL);
+        }
+        me.on_resync = None;
         me.listeners.clear();
         me.hooks = Hooks::default();
         me.items = None;
@@ -449,6 +453,56 @@ impl RealtimeStore {
     }
 }
 
+/// `replaceAll` now for an array; for a Promise, `loading` until it settles.
+fn load(rc: &Shared, items: JsValue) -> Promise {
+    let Ok(promise) = items.clone().dyn_into::<Promise>() else {
+        let done = replace(rc, items);
+        flush(rc);
+        return match done {
+            Ok(()) => Promise::resolve(&JsValue::UNDEFINED),
+            Err(e) => Promise::reject(&e),
+        };
+    };
+    rc.borrow_mut().loading = true;
+    flush_status(rc);
+    let weak = Rc::downgrade(rc);
+    future_to_promise(async move {
+        let result = JsFuture::from(promise).await;
+        let Some(rc) = weak.upgrade() else { return result.map(|_| JsValue::UNDEFINED) };
+        rc.borrow_mut().loading = false;
+        let outcome = match result {
+            Ok(items) => replace(&rc, items),
+            Err(e) => {
+                rc.borrow_mut().error = Some(describe(&e));
+                Err(e)
+            }
+        };
+        flush_status(&rc);
+        outcome.map(|_| JsValue::UNDEFINED)
+    })
+}
+
+/// Events of this store's feature were lost for good: reload everything, or say so.
+fn resync(rc: &Shared) {
+    let reload = rc.borrow().hooks.reload.clone();
+    match reload {
+        Some(f) => match f.call0(&JsValue::NULL) {
+            Ok(items) => {
+                let _ = load(rc, items);
+            }
+            Err(e) => {
+                rc.borrow_mut().error = Some(format!("reload threw: {}", describe(&e)));
+                flush_status(rc);
+            }
+        },
+        None => {
+            let feature = rc.borrow().feature.clone();
+            rc.borrow_mut().error = Some(format!("events of {feature} were lost; give the store a reload() to resync"));
+            flush_status(rc);
+        }
+    }
+}
+
 fn replace(rc: &Shared, items: JsValue) -> Result<(), JsValue> {
     let items: Array = items.dyn_into().map_err(|_| invalid("replaceAll takes an array of items"))?;
     let mut me = rc.borrow_mut();
@@ -476,10 +530,7 @@ fn apply_event(rc: &Shared, action: &str, data: JsValue, message: Option<&JsValu
                     None => Err(StoreError::MissingKey),
                 }
             }
-            other => Ok((
-                me.hooks.on_action.clone(),
-                vec![other.into(), data, message.cloned().unwrap_or(JsValue::UNDEFINED)],
-            )),
+            other => Ok((me.hooks.on_action.clone(), vec![other.into(), data, message.cloned().unwrap_or(JsValue::UNDEFINED)])),
         };
         match outcome {
             Ok(call) => call,
@@ -538,11 +589,8 @@ fn notify(rc: &Shared, always: bool) {
         }
         let diffs = diffs_to_js(&me.store, &changes.diffs);
         let conflicts: Vec<JsValue> = changes.conflicts.iter().map(conflict_to_js).collect();
-        let rejections: Vec<JsValue> = changes
-            .rejections
-            .iter()
-            .map(|r| object(&[("id", r.key.as_str().into()), ("message", r.error.as_str().into())]))
-            .collect();
+        let rejections: Vec<JsValue> =
+            changes.rejections.iter().map(|r| object(&[("id", r.key.as_str().into()), ("message", r.error.as_str().into())])).collect();
         let listeners: Vec<Function> = me.listeners.iter().map(|(_, f)| f.clone()).collect();
         (listeners, diffs, conflicts, rejections, me.hooks.on_conflict.clone(), me.hooks.on_rejected.clone())
     };

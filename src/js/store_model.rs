@@ -17,7 +17,9 @@ pub(crate) fn key_text(v: &JsValue) -> Option<String> {
     if let Some(s) = v.as_string() {
         return Some(s);
     }
-    v.as_f64().filter(|n| n.is_finite()).map(|_| String::from(v.unchecked_ref::<js_sys::Number>().to_string_with_radix(10).unwrap_or_default()))
+    v.as_f64()
+        .filter(|n| n.is_finite())
+        .map(|_| String::from(v.unchecked_ref::<js_sys::Number>().to_string_with_radix(10).unwrap_or_default()))
 }
 
 impl Model for JsModel {

@@ -11,7 +11,10 @@ pub(crate) enum SocketEvent {
     Open,
     /// The frame's `data`: a JS string for text frames (left in JS: JSON.parse reads it there).
     Message(JsValue),
-    Close { code: u16, reason: String },
+    Close {
+        code: u16,
+        reason: String,
+    },
 }
 
 pub(crate) struct Socket {
@@ -28,9 +31,8 @@ impl Socket {
         let open = Closure::<dyn FnMut()>::new(move || f(SocketEvent::Open));
         let f = on_event.clone();
         let message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| f(SocketEvent::Message(e.data())));
-        let close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
-            on_event(SocketEvent::Close { code: e.code(), reason: e.reason() })
-        });
+        let close =
+            Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| on_event(SocketEvent::Close { code: e.code(), reason: e.reason() }));
         ws.set_onopen(Some(open.as_ref().unchecked_ref()));
         ws.set_onmessage(Some(message.as_ref().unchecked_ref()));
         ws.set_onclose(Some(close.as_ref().unchecked_ref()));

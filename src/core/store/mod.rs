@@ -109,7 +109,12 @@ pub struct Conflict<M: Model> {
 
 impl<M: Model> PartialEq for Conflict<M> {
     fn eq(&self, o: &Self) -> bool {
-        self.key == o.key && self.op == o.op && self.fields == o.fields && self.base == o.base && self.mine == o.mine && self.theirs == o.theirs
+        self.key == o.key
+            && self.op == o.op
+            && self.fields == o.fields
+            && self.base == o.base
+            && self.mine == o.mine
+            && self.theirs == o.theirs
     }
 }
 
@@ -513,8 +518,7 @@ impl<M: Model> Store<M> {
 }
 
 fn conflict<M: Model>(model: &M, key: M::Key, op: OpId, old: &M::Item, new: &M::Item, patch: &M::Patch) -> Option<Conflict<M>> {
-    let fields: Vec<String> =
-        model.patch_fields(patch).into_iter().filter(|f| model.field(old, f) != model.field(new, f)).collect();
+    let fields: Vec<String> = model.patch_fields(patch).into_iter().filter(|f| model.field(old, f) != model.field(new, f)).collect();
     if fields.is_empty() {
         return None;
     }

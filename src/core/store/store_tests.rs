@@ -197,10 +197,7 @@ fn a_conflict_is_reported_when_a_server_event_changes_a_field_we_are_changing() 
     assert!(s.flush().conflicts.is_empty(), "a different field is no conflict");
     s.updated(item(&[("id", 1), ("name", 3), ("other", 5)])).unwrap();
     let c = s.flush().conflicts;
-    assert_eq!(
-        c,
-        [Conflict { key: 1, op, fields: vec!["name".into()], base: vec![Some(1)], mine: vec![Some(2)], theirs: vec![Some(3)] }]
-    );
+    assert_eq!(c, [Conflict { key: 1, op, fields: vec!["name".into()], base: vec![Some(1)], mine: vec![Some(2)], theirs: vec![Some(3)] }]);
     assert_eq!(s.get(&1).unwrap()["name"], 2, "default policy: our pending patch stays on top");
     s.succeed(op, Some(item(&[("id", 1), ("name", 3), ("other", 5)]))).unwrap();
     assert_eq!(s.get(&1).unwrap()["name"], 3, "the event came after we started: the server wins");
