@@ -10,6 +10,7 @@ bash scripts/setup.sh
 WS_PORT=${LIVESTATE_TEST_PORT:-43331}
 CTL_PORT=${LIVESTATE_TEST_CTL_PORT:-43332}
 SECURE_PORT=${LIVESTATE_TEST_SECURE_PORT:-43333}
+PROXY_PORT=${LIVESTATE_TEST_PROXY_PORT:-43334}
 mkdir -p target
 log=target/test-run.log
 : > "$log"
@@ -30,7 +31,7 @@ run cargo test -q -p livestate-server
 
 step "browser: wasm-bindgen-test in headless Chromium against a live gateway"
 cargo build -q -p livestate-server
-SECURE_PORT=$SECURE_PORT node tests/support/gateway-harness.mjs target/debug/livestate-server "$WS_PORT" "$CTL_PORT" \
+SECURE_PORT=$SECURE_PORT PROXY_PORT=$PROXY_PORT node tests/support/gateway-harness.mjs target/debug/livestate-server "$WS_PORT" "$CTL_PORT" \
   --heartbeat-interval 500 --client-publish --test-relay-raw --cors-origin "http://127.0.0.1:*" \
   --features-file tests/support/features.json &
 harness_pid=$!
@@ -40,8 +41,8 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 export LIVESTATE_TEST_WS_URL="ws://127.0.0.1:$WS_PORT/ws" LIVESTATE_TEST_CTL_URL="http://127.0.0.1:$CTL_PORT" \
-  LIVESTATE_TEST_SECURE_WS_URL="ws://127.0.0.1:$SECURE_PORT/ws"
-run wasm-pack --log-level warn test --headless --chrome --test browser --test store
+  LIVESTATE_TEST_SECURE_WS_URL="ws://127.0.0.1:$SECURE_PORT/ws" LIVESTATE_TEST_PROXY_WS_URL="ws://127.0.0.1:$PROXY_PORT/ws"
+run wasm-pack --log-level warn test --headless --chrome --test browser --test store --test recovery
 cleanup; harness_pid=
 
 step "typings: tsc --strict on a consumer of pkg/"

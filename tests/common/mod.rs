@@ -19,6 +19,11 @@ pub fn ws_url() -> &'static str {
     option_env!("LIVESTATE_TEST_WS_URL").expect("run the browser tests through `make test` (LIVESTATE_TEST_WS_URL unset)")
 }
 
+/// The main gateway through the harness's TCP proxy, which `gateway("cut")` severs.
+pub fn proxy_ws_url() -> &'static str {
+    option_env!("LIVESTATE_TEST_PROXY_WS_URL").expect("run the browser tests through `make test`")
+}
+
 /// The second gateway, which requires tokens signed by the harness (`token_from_harness`).
 pub fn secure_ws_url() -> &'static str {
     option_env!("LIVESTATE_TEST_SECURE_WS_URL").expect("run the browser tests through `make test`")

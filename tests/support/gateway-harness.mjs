@@ -5,6 +5,7 @@
 //   POST /kill | /start | /restart | /pause | /resume   (204 once done)
 //   POST /publish   body forwarded to the gateway's POST /api/events
 //   GET  /token?sub=u1&ttl=60   an HS256 token for the second, token-checking gateway
+//   POST /cut       drops every connection through the TCP proxy on PROXY_PORT (a network cut)
 // With SECURE_PORT set, a second gateway with the same flags plus --jwt-secret runs there.
 import { spawn } from 'node:child_process';
 import http from 'node:http';
@@ -72,6 +73,20 @@ async function publish(req) {
   });
   if (r.status !== 202) throw new Error(`publish: ${r.status} ${await r.text()}`);
 }
+
+// A loopback TCP proxy in front of the main gateway: cutting it drops connections the way a
+// network failure does, while the gateway keeps running (and keeps its history).
+const piped = new Set();
+if (process.env.PROXY_PORT) {
+  net.createServer((client) => {
+    const upstream = net.connect({ port: Number(wsPort), host: '127.0.0.1' });
+    for (const s of [client, upstream]) { piped.add(s); s.on('error', () => {}); s.on('close', () => piped.delete(s)); }
+    client.pipe(upstream).pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  }).listen(Number(process.env.PROXY_PORT), '127.0.0.1');
+}
+routes['/cut'] = async () => { for (const s of piped) s.destroy(); };
 
 const server = http.createServer(async (req, res) => {
   res.setHeader('Access-Control-Allow-Origin', '*');
