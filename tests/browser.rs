@@ -318,3 +318,17 @@ async fn an_expired_token_stops_the_client_with_a_rejected_reason_instead_of_ret
     assert_eq!(get(&reason, "code").as_f64(), Some(4500.0));
     assert!(get(&reason, "reason").as_string().unwrap().contains("expired"));
 }
+
+#[wasm_bindgen_test]
+async fn offline_stops_retrying_and_online_reconnects_at_once() {
+    let (c, mut st) = connected(r#"{"backoff":{"min":100,"max":200},"maxReconnectAttempts":1000}"#).await;
+    gateway("kill").await;
+    st.until("reconnecting", 10_000).await;
+    web_sys::window().unwrap().dispatch_event(&web_sys::Event::new("offline").unwrap()).unwrap();
+    let (_, reason) = st.until("disconnected", 5_000).await;
+    assert_eq!(get(&reason, "kind").as_string().unwrap(), "offline", "the status says why it stopped");
+    gateway("start").await;
+    web_sys::window().unwrap().dispatch_event(&web_sys::Event::new("online").unwrap()).unwrap();
+    st.until("connected", 10_000).await;
+    c.disconnect();
+}

@@ -37,6 +37,8 @@ pub enum ConnectionStatus {
 pub enum StopReason {
     /// `disconnect()` was called.
     Client,
+    /// The browser is offline; the client reconnects as soon as it is back online.
+    Offline,
     /// `maxReconnectAttempts` retries in a row failed.
     MaxAttempts {
         /// How many retries were made.
@@ -114,6 +116,10 @@ pub enum Input<'a> {
     Disconnect,
     /// The browser went online.
     Online,
+    /// The browser went offline.
+    Offline,
+    /// The page became visible again (a tab resumed from the background).
+    Visible,
     /// Socket `gen` opened.
     Opened { gen: u32 },
     /// Socket `gen` received `welcome`; `token_ms` is how long its token stays valid.
@@ -179,6 +185,8 @@ pub struct Connection {
     rng: Rng,
     router: Router,
     streams: Streams,
+    /// The browser said it is offline: retrying would be futile until it says online.
+    offline: bool,
 }
 
 impl Connection {
@@ -194,6 +202,7 @@ impl Connection {
             rng: Rng::new(seed),
             router: Router::default(),
             streams: Streams::default(),
+            offline: false,
         }
     }
 
@@ -307,13 +316,37 @@ impl Connection {
                 self.attempts = 0;
                 self.open(out);
             }
-            (Input::Connect, Phase::Waiting) | (Input::Online, Phase::Waiting) => {
+            (Input::Connect, Phase::Waiting) | (Input::Visible, Phase::Waiting) => {
                 out.push(Action::StopTimer(Timer::Retry));
                 self.open(out);
             }
-            (Input::Online, Phase::Idle) if matches!(self.reason, Some(StopReason::MaxAttempts { .. })) => {
-                self.attempts = 0;
-                self.open(out);
+            (Input::Online, phase) => {
+                self.offline = false;
+                match phase {
+                    Phase::Waiting => {
+                        out.push(Action::StopTimer(Timer::Retry));
+                        self.open(out);
+                    }
+                    Phase::Idle if matches!(self.reason, Some(StopReason::MaxAttempts { .. } | StopReason::Offline)) => {
+                        self.attempts = 0;
+                        self.open(out);
+                    }
+                    _ => {}
+                }
+            }
+            (Input::Offline, phase) => {
+                self.offline = true;
+                // An open socket may survive a short blip (the heartbeat decides); a retry
+                // schedule would only fail, so it stops until the browser is back online.
+                if matches!(phase, Phase::Waiting) {
+                    self.teardown(Teardown::Stop(StopReason::Offline), out);
+                }
+            }
+            (Input::Visible, Phase::Open { last_heard, timeout, .. }) => {
+                // Timers of a background tab are throttled: check the heartbeat deadline now.
+                if now - last_heard >= timeout {
+                    self.teardown(Teardown::Retry, out);
+                }
             }
             (Input::Disconnect, _) => {
                 self.router.clear_subscriptions();
@@ -394,6 +427,7 @@ impl Connection {
         out.push(Action::StopTimer(Timer::Heartbeat));
         out.push(Action::StopTimer(Timer::Refresh));
         let how = match how {
+            Teardown::Retry if self.offline => Teardown::Stop(StopReason::Offline),
             Teardown::Retry if self.config.max_attempts.is_some_and(|max| self.attempts >= max) => {
                 Teardown::Stop(StopReason::MaxAttempts { attempts: self.attempts })
             }

@@ -346,3 +346,41 @@ fn a_sequence_jump_on_the_live_stream_asks_for_a_replay_on_the_same_socket() {
     assert!(!c.event("rbac", Some("e1"), Some(13), &mut out), "not delivered out of order");
     assert!(matches!(&out[..], [Action::Send(Outgoing::Subscribe { positions, .. })] if positions["rbac"].seq == 10));
 }
+
+#[test]
+fn offline_stops_futile_retries_and_online_reconnects_at_once() {
+    let mut c = machine(None);
+    let gen = connect(&mut c, 0.0);
+    step(&mut c, Input::Closed { gen, code: 1006, reason: "" }, 0.0);
+    assert_eq!(c.status(), Reconnecting);
+    let out = step(&mut c, Input::Offline, 1.0);
+    assert!(out.contains(&Action::StopTimer(Timer::Retry)));
+    assert_eq!(statuses(&out), [Disconnected]);
+    assert_eq!(c.reason(), Some(&StopReason::Offline));
+    let out = step(&mut c, Input::Online, 2.0);
+    assert!(out.iter().any(|a| matches!(a, Action::Open { .. })));
+    assert_eq!(c.status(), Reconnecting);
+}
+
+#[test]
+fn a_socket_that_dies_while_offline_does_not_start_retrying() {
+    let mut c = machine(None);
+    let gen = connect(&mut c, 0.0);
+    assert!(step(&mut c, Input::Offline, 0.0).is_empty(), "an open socket is kept through a blip");
+    let out = step(&mut c, Input::Closed { gen, code: 1006, reason: "" }, 1.0);
+    assert_eq!(retry_delay(&out), None);
+    assert_eq!(c.reason(), Some(&StopReason::Offline));
+}
+
+#[test]
+fn a_tab_coming_back_checks_its_connection_at_once() {
+    let mut c = machine(Some(5)); // heartbeat timeout 3000 ms
+    let gen = connect(&mut c, 0.0);
+    assert!(step(&mut c, Input::Visible, 1000.0).is_empty(), "recently heard from: nothing to do");
+    let out = step(&mut c, Input::Visible, 60_000.0); // the throttled heartbeat timer never ran
+    assert!(out.contains(&Action::Close { gen }));
+    assert_eq!(c.status(), Reconnecting);
+    // Visible while waiting to retry: retry now.
+    let out = step(&mut c, Input::Visible, 60_001.0);
+    assert!(out.iter().any(|a| matches!(a, Action::Open { .. })));
+}

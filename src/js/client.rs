@@ -94,7 +94,8 @@ struct Inner {
     error_listeners: Listeners,
     resync_listeners: Listeners,
     stats: ClientStats,
-    _online: Option<EventListener>,
+    /// online, offline and visibilitychange; removed when the client is dropped.
+    _page: Vec<EventListener>,
 }
 
 /// One WebSocket to the gateway, carrying every feature's events.
@@ -158,16 +159,29 @@ impl RealtimeClient {
             error_listeners: Listeners { next: 0, list: Vec::new() },
             resync_listeners: Listeners { next: 0, list: Vec::new() },
             stats: ClientStats::default(),
-            _online: None,
+            _page: Vec::new(),
         }));
         if let Some(window) = web_sys::window() {
-            let weak = Rc::downgrade(&inner);
-            let online = EventListener::new(&window, "online", move |_| {
-                if let Some(rc) = weak.upgrade() {
-                    drive(&rc, |me, out| me.core.handle(Input::Online, now(), out));
+            let page_input = |input: fn() -> Option<Input<'static>>| {
+                let weak = Rc::downgrade(&inner);
+                move |_: web_sys::Event| {
+                    if let (Some(rc), Some(input)) = (weak.upgrade(), input()) {
+                        drive(&rc, |me, out| me.core.handle(input, now(), out));
+                    }
                 }
-            });
-            inner.borrow_mut()._online = Some(online);
+            };
+            let visible = || {
+                let document = web_sys::window().and_then(|w| w.document())?;
+                (document.visibility_state() == web_sys::VisibilityState::Visible).then_some(Input::Visible)
+            };
+            let mut listeners = vec![
+                EventListener::new(&window, "online", page_input(|| Some(Input::Online))),
+                EventListener::new(&window, "offline", page_input(|| Some(Input::Offline))),
+            ];
+            if let Some(document) = window.document() {
+                listeners.push(EventListener::new(&document, "visibilitychange", page_input(visible)));
+            }
+            inner.borrow_mut()._page = listeners;
         }
         Ok(RealtimeClient { inner })
     }
