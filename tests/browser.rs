@@ -10,6 +10,7 @@ use futures::StreamExt;
 use js_sys::Reflect;
 use livestate::RealtimeClient;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -51,9 +52,9 @@ async fn events_reach_feature_entity_and_action_subscribers_and_only_them() {
     barrier(&a, &other).await;
 
     let (b, _sb) = connected("{}").await;
-    b.send(event(&f, "role", "created", r#"{"id":1}"#)).unwrap();
-    b.send(event(&f, "role", "deleted", r#"{"id":2}"#)).unwrap();
-    b.send(event(&f, "permission", "created", r#"{"id":3}"#)).unwrap();
+    let _ = b.send(event(&f, "role", "created", r#"{"id":1}"#)).unwrap();
+    let _ = b.send(event(&f, "role", "deleted", r#"{"id":2}"#)).unwrap();
+    let _ = b.send(event(&f, "permission", "created", r#"{"id":3}"#)).unwrap();
 
     let ids = |v: Vec<JsValue>| v.iter().map(|d| get(d, "id").as_f64().unwrap()).collect::<Vec<_>>();
     let mut got = Vec::new();
@@ -85,7 +86,7 @@ async fn unsubscribe_stops_delivery_to_that_callback_only() {
     leaves.sub.unsubscribe(); // safe to repeat
     assert!(!leaves.sub.active());
 
-    a.send(event(&f, "item", "updated", "1")).unwrap();
+    let _ = a.send(event(&f, "item", "updated", "1")).unwrap();
     assert_eq!(stays.next_data(5000).await.as_f64(), Some(1.0));
     assert_eq!(twice.next_data(5000).await.as_f64(), Some(1.0));
     assert!(leaves.is_empty(), "the unsubscribed callback got the event");
@@ -152,7 +153,7 @@ async fn a_restarted_gateway_brings_the_client_back_with_its_subscriptions_and_a
     // The subscription was restored without the app doing anything.
     let (b, _sb) = connected("{}").await;
     barrier(&c, &f).await;
-    b.send(event(&f, "x", "y", "7")).unwrap();
+    let _ = b.send(event(&f, "x", "y", "7")).unwrap();
     assert_eq!(inbox.next_data(5000).await.as_f64(), Some(7.0));
     c.disconnect();
     b.disconnect();
@@ -255,7 +256,7 @@ async fn a_throwing_callback_is_reported_and_does_not_stop_the_others() {
     // The barrier's own probe already went through the thrower once.
     let (e, _) = common::next(&mut errors, 5000, "callback error").await;
     assert_eq!(get(&e, "kind").as_string().unwrap(), "callback");
-    c.send(event(&f, "a", "b", "5")).unwrap();
+    let _ = c.send(event(&f, "a", "b", "5")).unwrap();
     assert_eq!(good.next_data(5000).await.as_f64(), Some(5.0));
     let (e, _) = common::next(&mut errors, 5000, "callback error").await;
     assert_eq!(get(&e, "message").as_string().unwrap(), "boom");
@@ -331,4 +332,39 @@ async fn offline_stops_retrying_and_online_reconnects_at_once() {
     web_sys::window().unwrap().dispatch_event(&web_sys::Event::new("online").unwrap()).unwrap();
     st.until("connected", 10_000).await;
     c.disconnect();
+}
+
+#[wasm_bindgen_test]
+async fn with_an_outbox_sends_made_while_disconnected_go_out_in_order_after_connecting() {
+    let f = fresh_feature("outbox");
+    let (listener, _sl) = connected("{}").await;
+    let mut inbox = on_feature(&listener, &f);
+    barrier(&listener, &f).await;
+
+    let c = client(r#"{"outbox":{"maxMessages":2,"maxAge":60000}}"#);
+    let first = c.send(event(&f, "msg", "sent", "1")).unwrap();
+    let second = c.send(event(&f, "msg", "sent", "2")).unwrap();
+    let overflow = JsFuture::from(c.send(event(&f, "msg", "sent", "3")).unwrap()).await.unwrap_err();
+    assert_eq!(get(&overflow, "code").as_string().unwrap(), "outboxFull");
+
+    let mut st = Statuses::watch(&c);
+    c.connect(None);
+    st.until("connected", 10_000).await;
+    JsFuture::from(first).await.unwrap();
+    JsFuture::from(second).await.unwrap();
+    assert_eq!(inbox.next_data(5000).await.as_f64(), Some(1.0));
+    assert_eq!(inbox.next_data(5000).await.as_f64(), Some(2.0));
+    c.disconnect();
+    listener.disconnect();
+}
+
+#[wasm_bindgen_test]
+async fn outbox_messages_that_wait_too_long_or_outlive_the_client_are_rejected_with_a_reason() {
+    let c = client(r#"{"outbox":{"maxAge":50}}"#);
+    let expired = JsFuture::from(c.send(event("rbac", "role", "created", "1")).unwrap()).await.unwrap_err();
+    assert_eq!(get(&expired, "code").as_string().unwrap(), "outboxExpired");
+    let pending = c.send(event("rbac", "role", "created", "2")).unwrap();
+    c.disconnect();
+    let dropped = JsFuture::from(pending).await.unwrap_err();
+    assert_eq!(get(&dropped, "code").as_string().unwrap(), "disconnected");
 }

@@ -78,7 +78,7 @@ impl Setup {
 
     /// Publishes from the other client, as a backend would.
     fn publish(&self, action: &str, data: &str) {
-        self.other.send(event(&self.feature, "role", action, data)).unwrap();
+        let _ = self.other.send(event(&self.feature, "role", action, data)).unwrap();
     }
 }
 

@@ -7,6 +7,7 @@
 //! was already replaced can never disturb the current one.
 
 use super::backoff::Backoff;
+use super::outbox::{Outbox, OutboxLimits};
 use super::recovery::{Streams, Verdict};
 use super::rng::Rng;
 use super::router::{Router, Scope, SubId};
@@ -64,6 +65,8 @@ pub enum Timer {
     Heartbeat = 2,
     /// Fetches a fresh token shortly before the current one expires.
     Refresh = 3,
+    /// Fires when the oldest outbox message has waited too long.
+    Outbox = 4,
 }
 
 /// A control frame the machine wants sent; the glue encodes it.
@@ -104,6 +107,32 @@ pub enum Action {
     Status(ConnectionStatus),
     /// Events of this feature were lost for good: state built from them must be reloaded.
     Resync(String),
+    /// Send these outbox messages now, in this order (the connection is back).
+    Flush(Vec<u64>),
+    /// Refuse these outbox messages: they waited too long, or `disconnect()` was called.
+    Refuse(Vec<u64>, Refusal),
+}
+
+/// Why an outbox message was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// It waited longer than the outbox allows.
+    Expired,
+    /// `disconnect()` was called.
+    Disconnected,
+}
+
+/// What `send` should do with a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Send {
+    /// Connected: send it now.
+    Now,
+    /// Not connected: it waits in the outbox under this id.
+    Queued(u64),
+    /// Not connected and the outbox is full.
+    Full,
+    /// Not connected and there is no outbox.
+    NotConnected,
 }
 
 /// Something that happened. `gen` is the generation of the socket it happened to.
@@ -148,11 +177,13 @@ pub struct Config {
     pub heartbeat_timeout_ms: Option<f64>,
     /// Time allowed from opening a socket to the gateway's `welcome`.
     pub connect_timeout_ms: f64,
+    /// Queue `send`s while not connected (off: they throw).
+    pub outbox: Option<OutboxLimits>,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { backoff: Backoff::default(), max_attempts: Some(5), heartbeat_timeout_ms: None, connect_timeout_ms: 10_000.0 }
+        Self { backoff: Backoff::default(), max_attempts: Some(5), heartbeat_timeout_ms: None, connect_timeout_ms: 10_000.0, outbox: None }
     }
 }
 
@@ -187,12 +218,14 @@ pub struct Connection {
     streams: Streams,
     /// The browser said it is offline: retrying would be futile until it says online.
     offline: bool,
+    outbox: Option<Outbox>,
 }
 
 impl Connection {
     /// A disconnected machine; `seed` feeds the jitter.
     pub fn new(config: Config, seed: u64) -> Self {
         Self {
+            outbox: config.outbox.map(Outbox::new),
             config,
             phase: Phase::Idle,
             status: ConnectionStatus::Disconnected,
@@ -237,6 +270,23 @@ impl Connection {
     /// The subscription table, for routing.
     pub fn router(&self) -> &Router {
         &self.router
+    }
+
+    /// Decides what to do with an outgoing message.
+    pub fn send(&mut self, now: f64, out: &mut Vec<Action>) -> Send {
+        if self.is_connected() {
+            return Send::Now;
+        }
+        let Some(outbox) = &mut self.outbox else { return Send::NotConnected };
+        match outbox.push(now) {
+            Some(id) => {
+                if let Some(ms) = outbox.next_expiry(now) {
+                    out.push(Action::StartTimer(Timer::Outbox, ms));
+                }
+                Send::Queued(id)
+            }
+            None => Send::Full,
+        }
     }
 
     /// Duplicate events dropped so far.
@@ -351,6 +401,13 @@ impl Connection {
             (Input::Disconnect, _) => {
                 self.router.clear_subscriptions();
                 self.streams.clear();
+                if let Some(outbox) = &mut self.outbox {
+                    let ids = outbox.drain();
+                    if !ids.is_empty() {
+                        out.push(Action::StopTimer(Timer::Outbox));
+                        out.push(Action::Refuse(ids, Refusal::Disconnected));
+                    }
+                }
                 self.teardown(Teardown::Stop(StopReason::Client), out);
             }
             (Input::Opened { gen }, Phase::Opening { gen: g, open: false }) if gen == g => {
@@ -370,6 +427,24 @@ impl Connection {
                 out.push(Action::StartTimer(Timer::Heartbeat, timeout));
                 schedule_refresh(token_ms, out);
                 self.set_phase(Phase::Open { gen, last_heard: now, timeout }, out);
+                if let Some(outbox) = &mut self.outbox {
+                    let ids = outbox.drain();
+                    if !ids.is_empty() {
+                        out.push(Action::StopTimer(Timer::Outbox));
+                        out.push(Action::Flush(ids));
+                    }
+                }
+            }
+            (Input::Fired(Timer::Outbox), _) => {
+                if let Some(outbox) = &mut self.outbox {
+                    let ids = outbox.expire(now);
+                    if !ids.is_empty() {
+                        out.push(Action::Refuse(ids, Refusal::Expired));
+                    }
+                    if let Some(ms) = outbox.next_expiry(now) {
+                        out.push(Action::StartTimer(Timer::Outbox, ms));
+                    }
+                }
             }
             (Input::Authenticated { gen, token_ms }, Phase::Open { gen: g, timeout, .. }) if gen == g => {
                 self.phase = Phase::Open { gen, last_heard: now, timeout };

@@ -384,3 +384,38 @@ fn a_tab_coming_back_checks_its_connection_at_once() {
     let out = step(&mut c, Input::Visible, 60_001.0);
     assert!(out.iter().any(|a| matches!(a, Action::Open { .. })));
 }
+
+#[test]
+fn with_an_outbox_sends_wait_for_the_next_connect_and_go_out_in_order() {
+    use crate::core::outbox::OutboxLimits;
+    let config = Config { outbox: Some(OutboxLimits { max_messages: 2, max_age_ms: 1000.0 }), ..Config::default() };
+    let mut c = Connection::new(config, 1);
+    let mut out = Vec::new();
+    let Send::Queued(a) = c.send(0.0, &mut out) else { panic!("queued") };
+    assert_eq!(out, [Action::StartTimer(Timer::Outbox, 1000.0)]);
+    let Send::Queued(b) = c.send(10.0, &mut Vec::new()) else { panic!("queued") };
+    assert_eq!(c.send(20.0, &mut Vec::new()), Send::Full);
+    let gen = {
+        step(&mut c, Input::Connect, 30.0);
+        c.socket().unwrap()
+    };
+    step(&mut c, Input::Opened { gen }, 40.0);
+    let out = step(&mut c, Input::Welcome { gen, heartbeat_ms: 1000.0, token_ms: None }, 50.0);
+    assert!(out.contains(&Action::Flush(vec![a, b])));
+    assert_eq!(c.send(60.0, &mut Vec::new()), Send::Now);
+}
+
+#[test]
+fn outbox_messages_that_wait_too_long_or_meet_a_disconnect_are_refused() {
+    use crate::core::outbox::OutboxLimits;
+    let config = Config { outbox: Some(OutboxLimits { max_messages: 10, max_age_ms: 100.0 }), ..Config::default() };
+    let mut c = Connection::new(config, 1);
+    let Send::Queued(a) = c.send(0.0, &mut Vec::new()) else { panic!() };
+    let Send::Queued(b) = c.send(60.0, &mut Vec::new()) else { panic!() };
+    let out = step(&mut c, Input::Fired(Timer::Outbox), 100.0);
+    assert_eq!(out, [Action::Refuse(vec![a], Refusal::Expired), Action::StartTimer(Timer::Outbox, 60.0)]);
+    let out = step(&mut c, Input::Disconnect, 110.0);
+    assert!(out.contains(&Action::Refuse(vec![b], Refusal::Disconnected)));
+    let mut plain = machine(Some(5));
+    assert_eq!(plain.send(0.0, &mut Vec::new()), Send::NotConnected, "without an outbox, sends need a connection");
+}

@@ -2,6 +2,7 @@
 
 pub mod backoff;
 pub mod connection;
+pub mod outbox;
 pub mod recovery;
 pub mod rng;
 pub mod router;

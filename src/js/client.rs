@@ -5,7 +5,7 @@
 use super::decode::{self, Frame, RawFrame};
 use super::errors::{describe, ErrorCode, LivestateError, RealtimeErrorEvent};
 use super::options::{self, TokenSource};
-use crate::core::connection::{Action, Connection, ConnectionStatus, Input, Outgoing};
+use crate::core::connection::{Action, Connection, ConnectionStatus, Input, Outgoing, Refusal, Send};
 use crate::core::router::{Scope, SubId};
 use crate::protocol::{validate_name, ClientFrame, OutgoingEvent};
 use crate::web::{now, EventListener, Socket, SocketEvent};
@@ -88,7 +88,9 @@ struct Inner {
     /// The token fetched for the current socket, sent in its `auth` frame.
     socket_token: Option<String>,
     socket: Option<(u32, Socket)>,
-    timers: [Option<Timeout>; 4],
+    timers: [Option<Timeout>; 5],
+    /// Outbox messages: the frame, and the `send` promise's resolve and reject.
+    outbox: BTreeMap<u64, (String, Function, Function)>,
     callbacks: BTreeMap<SubId, Function>,
     status_listeners: Listeners,
     error_listeners: Listeners,
@@ -153,7 +155,8 @@ impl RealtimeClient {
             token: parsed.token,
             socket_token: None,
             socket: None,
-            timers: [None, None, None, None],
+            timers: [None, None, None, None, None],
+            outbox: BTreeMap::new(),
             callbacks: BTreeMap::new(),
             status_listeners: Listeners { next: 0, list: Vec::new() },
             error_listeners: Listeners { next: 0, list: Vec::new() },
@@ -203,10 +206,13 @@ impl RealtimeClient {
         });
     }
 
-    /// Publishes an event through the gateway (which must allow client publishing).
-    /// Throws `LivestateError` with code `notConnected` unless connected, `invalidArgument`
-    /// for a malformed event.
-    pub fn send(&self, #[wasm_bindgen(unchecked_param_type = "OutgoingEvent<unknown>")] event: JsValue) -> Result<(), JsValue> {
+    /// Publishes an event through the gateway (which must allow client publishing). Resolves
+    /// once written to the socket. Without an outbox, throws `LivestateError` `notConnected`
+    /// at once unless connected; with one, the message waits for the next connect and the
+    /// promise rejects with `outboxFull`, `outboxExpired` or `disconnected` if it cannot go.
+    /// Throws `invalidArgument` for a malformed event.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn send(&self, #[wasm_bindgen(unchecked_param_type = "OutgoingEvent<unknown>")] event: JsValue) -> Result<Promise, JsValue> {
         super::options::reject_unknown(&event, &["feature", "entity", "action", "data", "priority"], "event")
             .map_err(|e| LivestateError::new(ErrorCode::InvalidArgument, e))?;
         let event: OutgoingEvent<JsData> = serde_wasm_bindgen::from_value(event)
@@ -214,10 +220,23 @@ impl RealtimeClient {
         for (field, v) in [("feature", &event.feature), ("entity", &event.entity), ("action", &event.action)] {
             validate_name(field, v).map_err(|e| LivestateError::new(ErrorCode::InvalidArgument, e.to_string()))?;
         }
-        let me = self.inner.borrow();
-        match (&me.socket, me.core.is_connected()) {
-            (Some((_, socket)), true) if socket.send(&encode(&ClientFrame::Publish(event))) => Ok(()),
-            _ => Err(LivestateError::new(ErrorCode::NotConnected, "not connected: send() needs status 'connected'").into()),
+        let text = encode(&ClientFrame::Publish(event));
+        let mut verdict = Send::NotConnected;
+        drive(&self.inner, |me, out| verdict = me.core.send(now(), out));
+        let not_connected = || LivestateError::new(ErrorCode::NotConnected, "not connected: send() needs status 'connected'");
+        match verdict {
+            Send::Now => match &self.inner.borrow().socket {
+                Some((_, socket)) if socket.send(&text) => Ok(Promise::resolve(&JsValue::UNDEFINED)),
+                _ => Err(not_connected().into()),
+            },
+            Send::Queued(id) => {
+                let inner = self.inner.clone();
+                Ok(Promise::new(&mut move |resolve, reject| {
+                    inner.borrow_mut().outbox.insert(id, (text.clone(), resolve, reject));
+                }))
+            }
+            Send::Full => Ok(Promise::reject(&LivestateError::new(ErrorCode::OutboxFull, "the outbox is full").into())),
+            Send::NotConnected => Err(not_connected().into()),
         }
     }
 
@@ -483,6 +502,29 @@ impl Inner {
                 self.timers[kind as usize] = Some(timeout); // replacing drops (clears) the old one
             }
             Action::StopTimer(kind) => self.timers[kind as usize] = None,
+            Action::Flush(ids) => {
+                for id in ids {
+                    let Some((text, resolve, reject)) = self.outbox.remove(&id) else { continue };
+                    // Settling a promise only queues its callbacks: safe with the state borrowed.
+                    match &self.socket {
+                        Some((_, socket)) if socket.send(&text) => drop(resolve.call0(&JsValue::NULL)),
+                        _ => drop(
+                            reject.call1(&JsValue::NULL, &LivestateError::new(ErrorCode::NotConnected, "the connection closed").into()),
+                        ),
+                    }
+                }
+            }
+            Action::Refuse(ids, why) => {
+                let (code, message) = match why {
+                    Refusal::Expired => (ErrorCode::OutboxExpired, "the message waited in the outbox longer than maxAge"),
+                    Refusal::Disconnected => (ErrorCode::Disconnected, "disconnect() was called before the message could be sent"),
+                };
+                for id in ids {
+                    if let Some((_, _, reject)) = self.outbox.remove(&id) {
+                        let _ = reject.call1(&JsValue::NULL, &LivestateError::new(code, message).into());
+                    }
+                }
+            }
             Action::Resync(feature) => {
                 self.stats.resyncs += 1;
                 notices.push(Notice::Resync(feature));

@@ -15,6 +15,12 @@ pub enum ErrorCode {
     InvalidOptions,
     /// An argument is invalid (a bad feature, entity or action name, a malformed event).
     InvalidArgument,
+    /// `send` while not connected, and the outbox already holds `maxMessages`.
+    OutboxFull,
+    /// The message waited in the outbox longer than `maxAge`.
+    OutboxExpired,
+    /// `disconnect()` was called while the message waited in the outbox.
+    Disconnected,
 }
 
 #[wasm_bindgen(typescript_custom_section)]

@@ -4,6 +4,7 @@
 use super::errors::{ErrorCode, LivestateError};
 use crate::core::backoff::Backoff;
 use crate::core::connection::Config;
+use crate::core::outbox::OutboxLimits;
 use serde::Deserialize;
 use tsify::Tsify;
 use wasm_bindgen::{JsCast, JsValue};
@@ -44,6 +45,13 @@ pub struct ClientOptions {
     #[serde(default)]
     #[tsify(optional)]
     pub features: Option<Vec<String>>,
+    /// Queue `send`s made while not connected and send them, in order, after the next
+    /// connect. `true` means `{ maxMessages: 100, maxAge: 30000 }`. A full outbox, or a message
+    /// older than `maxAge`, rejects the `send` promise. Off by default: `send` then throws
+    /// `notConnected` at once.
+    #[serde(default, with = "serde_wasm_bindgen::preserve")]
+    #[tsify(optional, type = "boolean | { maxMessages?: number; maxAge?: number }")]
+    pub outbox: JsValue,
 }
 
 /// Reconnect delay settings. Retry `n` waits a uniformly random time between `min` and
@@ -105,7 +113,7 @@ pub(crate) fn reject_unknown(value: &JsValue, allowed: &[&str], what: &str) -> R
 pub(crate) fn parse(value: JsValue) -> Result<Parsed, LivestateError> {
     reject_unknown(
         &value,
-        &["url", "token", "backoff", "maxReconnectAttempts", "heartbeatTimeout", "connectTimeout", "features"],
+        &["url", "token", "backoff", "maxReconnectAttempts", "heartbeatTimeout", "connectTimeout", "features", "outbox"],
         "options",
     )
     .map_err(invalid)?;
@@ -133,7 +141,27 @@ pub(crate) fn parse(value: JsValue) -> Result<Parsed, LivestateError> {
     for f in &features {
         crate::protocol::validate_name("feature", f).map_err(|e| invalid(format!("features: {e}")))?;
     }
-    Ok(Parsed { url, token, config: Config { backoff, max_attempts, heartbeat_timeout_ms, connect_timeout_ms }, features })
+    let outbox = outbox_limits(&o.outbox)?;
+    Ok(Parsed { url, token, config: Config { backoff, max_attempts, heartbeat_timeout_ms, connect_timeout_ms, outbox }, features })
+}
+
+fn outbox_limits(v: &JsValue) -> Result<Option<OutboxLimits>, LivestateError> {
+    if v.is_undefined() || v.is_null() || v.as_bool() == Some(false) {
+        return Ok(None);
+    }
+    let defaults = OutboxLimits::default();
+    if v.as_bool() == Some(true) {
+        return Ok(Some(defaults));
+    }
+    reject_unknown(v, &["maxMessages", "maxAge"], "options.outbox").map_err(invalid)?;
+    let get = |k: &str| js_sys::Reflect::get(v, &k.into()).ok().filter(|x| !x.is_undefined());
+    let max_messages = match get("maxMessages").map(|x| x.as_f64()) {
+        None => defaults.max_messages,
+        Some(Some(n)) if n >= 1.0 && n.fract() == 0.0 => n as usize,
+        Some(_) => return Err(invalid("outbox.maxMessages must be a whole number >= 1")),
+    };
+    let max_age_ms = positive_ms(get("maxAge").map(|x| x.as_f64().unwrap_or(f64::NAN)), "outbox.maxAge")?.unwrap_or(defaults.max_age_ms);
+    Ok(Some(OutboxLimits { max_messages, max_age_ms }))
 }
 
 fn positive_ms(v: Option<f64>, name: &str) -> Result<Option<f64>, LivestateError> {

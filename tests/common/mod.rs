@@ -192,7 +192,7 @@ pub fn fresh_feature(prefix: &str) -> String {
 pub async fn barrier(c: &RealtimeClient, feature: &str) {
     let mut probe = on_event(c, feature, "probe", "barrier");
     let token = (js_sys::Math::random() * 1e9) as u32;
-    c.send(event(feature, "probe", "barrier", &token.to_string())).unwrap();
+    let _ = c.send(event(feature, "probe", "barrier", &token.to_string())).unwrap();
     loop {
         if next(&mut probe.rx, 5000, "barrier probe").await.0.as_f64() == Some(token as f64) {
             break;

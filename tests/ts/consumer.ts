@@ -23,6 +23,7 @@ export async function main(): Promise<void> {
     maxReconnectAttempts: Infinity,
     heartbeatTimeout: 45_000,
     features: ['rbac'],
+    outbox: { maxMessages: 50, maxAge: 10_000 },
   };
   const client = new RealtimeClient(options);
 
@@ -41,11 +42,12 @@ export async function main(): Promise<void> {
 
   const event: OutgoingEvent<Role> = { feature: 'rbac', entity: 'role', action: 'created', data: { id: '1', name: 'Admin' } };
   try {
-    client.send(event);
+    await client.send(event);
   } catch (err) {
     const e = err as LivestateError;
-    if (e.code === 'notConnected') console.log('later');
+    if (e.code === 'notConnected' || e.code === 'outboxFull' || e.code === 'outboxExpired') console.log('later');
   }
+  client.onResync((feature: string) => console.log('reload', feature));
   const stats: ClientStats = client.stats();
   const status: ConnectionStatus = client.status;
   console.log(stats.invalidFrames, status, client.reconnectAttempts, sub.active);
