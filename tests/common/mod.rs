@@ -60,6 +60,17 @@ pub async fn gateway(command: &str) {
     assert_eq!(resp.status(), 204, "harness {command} failed");
 }
 
+/// Runs the harness's chaos publisher (see gateway-harness.mjs) and returns its report.
+pub async fn chaos(query: &str) -> JsValue {
+    let window = web_sys::window().unwrap();
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    let resp = JsFuture::from(window.fetch_with_str_and_init(&format!("{}/chaos?{query}", ctl_url()), &init)).await.unwrap();
+    let resp: web_sys::Response = resp.dyn_into().unwrap();
+    assert_eq!(resp.status(), 200, "chaos run failed");
+    JsFuture::from(resp.json().unwrap()).await.unwrap()
+}
+
 /// Publishes through the gateway's HTTP API (via the harness), as a backend would.
 pub async fn backend_publish(body: &str) {
     let window = web_sys::window().unwrap();

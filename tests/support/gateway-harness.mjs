@@ -6,6 +6,9 @@
 //   POST /publish   body forwarded to the gateway's POST /api/events
 //   GET  /token?sub=u1&ttl=60   an HS256 token for the second, token-checking gateway
 //   POST /cut       drops every connection through the TCP proxy on PROXY_PORT (a network cut)
+//   POST /chaos?features=a,b&rate=1000&cuts=50&seed=1   publishes `rate` events/s spread over
+//                   the features while cutting the proxy `cuts` times at seeded random moments;
+//                   answers {published: {feature: n}, final: {feature: {id: n}}} when done
 // With SECURE_PORT set, a second gateway with the same flags plus --jwt-secret runs there.
 import { spawn } from 'node:child_process';
 import http from 'node:http';
@@ -88,12 +91,57 @@ if (process.env.PROXY_PORT) {
 }
 routes['/cut'] = async () => { for (const s of piped) s.destroy(); };
 
+async function chaos(q) {
+  const features = q.get('features').split(',');
+  const rate = Number(q.get('rate') || 1000);
+  const cuts = Number(q.get('cuts') || 50);
+  let seed = Number(q.get('seed') || 1) >>> 0;
+  const random = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const tick = 10; // ms
+  const perTick = Math.max(1, Math.round((rate * tick) / 1000));
+  const published = Object.fromEntries(features.map((f) => [f, 0]));
+  const final = Object.fromEntries(features.map((f) => [f, {}]));
+  let cutsLeft = cuts;
+  let nextCut = Date.now() + 50 + random() * 300;
+  let n = 0;
+  while (cutsLeft > 0) {
+    const started = Date.now();
+    const events = [];
+    for (let i = 0; i < perTick; i++) {
+      const feature = features[Math.floor(random() * features.length)];
+      const id = `i${Math.floor(random() * 20)}`;
+      n += 1;
+      published[feature] += 1;
+      final[feature][id] = n;
+      events.push({ feature, entity: 'item', action: 'updated', data: { id, n } });
+    }
+    const r = await fetch(`http://127.0.0.1:${wsPort}/api/events`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events),
+    });
+    if (r.status !== 202) throw new Error(`chaos publish: ${r.status}`);
+    if (Date.now() >= nextCut) {
+      for (const s of piped) s.destroy();
+      cutsLeft -= 1;
+      nextCut = Date.now() + 50 + random() * 300;
+    }
+    await new Promise((r) => setTimeout(r, Math.max(0, tick - (Date.now() - started))));
+  }
+  return { published, final };
+}
+
 const server = http.createServer(async (req, res) => {
   res.setHeader('Access-Control-Allow-Origin', '*');
   if (req.url.startsWith('/token')) {
     const q = new URL(req.url, 'http://x').searchParams;
     const claims = { sub: q.get('sub') || 'u1', exp: Math.floor(Date.now() / 1000) + Number(q.get('ttl') || 60) };
     res.writeHead(200, { 'content-type': 'text/plain' }).end(jwt(claims));
+    return;
+  }
+  if (req.url.startsWith('/chaos')) {
+    try {
+      const result = await chaos(new URL(req.url, 'http://x').searchParams);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(result));
+    } catch (e) { res.writeHead(500).end(String(e)); }
     return;
   }
   if (req.url === '/publish') {
