@@ -87,6 +87,11 @@ pub fn hub_for(config: &Config) -> Result<Hub, String> {
     Ok(Hub::new(registry, history))
 }
 
+/// Decodes one client text frame as the gateway does (exposed for the fuzz targets).
+pub fn parse_client_frame(text: &str) -> Result<livestate::protocol::ClientFrame<serde_json::Value>, String> {
+    serde_json::from_str(text).map_err(|e| format!("invalid frame: {e}"))
+}
+
 /// The JSON Schema of an event message (the seed's `WebSocketMessage`), generated from the
 /// Rust types so other backends (Fastify/TypeBox, ...) validate exactly what the gateway sends.
 pub fn message_schema() -> serde_json::Value {

@@ -196,9 +196,9 @@ impl Handler {
 
     /// Handles one client frame: the replies to send, or why to close.
     fn on_text(&mut self, raw: &str) -> Result<Vec<Message>, Exit> {
-        let frame: ClientFrame<Value> = match serde_json::from_str(raw) {
+        let frame = match crate::parse_client_frame(raw) {
             Ok(f) => f,
-            Err(e) => return Ok(vec![error(codes::error::BAD_FRAME, &format!("invalid frame: {e}"), None)]),
+            Err(e) => return Ok(vec![error(codes::error::BAD_FRAME, &e, None)]),
         };
         Ok(match frame {
             ClientFrame::Pong {} => vec![],
