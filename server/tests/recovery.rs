@@ -138,7 +138,11 @@ async fn a_client_that_fell_behind_is_told_of_the_gap_and_recovers_every_dropped
     let last_in_order = seen.iter().enumerate().take_while(|(i, s)| **s == *i as u64 + 1).count() as u64;
     assert!(last_in_order < 300, "events were dropped");
     // It resumes from the last event it has without a hole, as the client core does on a gap.
-    send(&mut slow, json!({"type": "subscribe", "features": ["products"], "positions": {"products": {"epoch": epoch, "seq": last_in_order}}})).await;
+    send(
+        &mut slow,
+        json!({"type": "subscribe", "features": ["products"], "positions": {"products": {"epoch": epoch, "seq": last_in_order}}}),
+    )
+    .await;
     let mut recovered: Vec<u64> = (1..=last_in_order).collect();
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(10), slow.next()).await.unwrap().unwrap().unwrap();
