@@ -2,6 +2,9 @@
 // (and reject the misuses marked @ts-expect-error, which proves the types are not `any`).
 import init, {
   RealtimeClient,
+  RealtimeStore,
+  type StoreDiff,
+  type ItemStatus,
   type ClientOptions,
   type ConnectionStatus,
   type LivestateError,
@@ -51,6 +54,24 @@ export async function main(): Promise<void> {
   const stats: ClientStats = client.stats();
   const status: ConnectionStatus = client.status;
   console.log(stats.invalidFrames, status, client.reconnectAttempts, sub.active);
+
+  const roles = new RealtimeStore<Role>(client, 'rbac', 'role', {
+    versionField: 'name',
+    reload: async () => [{ id: '1', name: 'Admin' }],
+    onConflict: (c) => console.log(c.fields, c.mine.name, c.theirs.name),
+    onAction: (action, data) => console.log(action, data),
+  });
+  const list: Role[] = roles.items();
+  const one: Role | undefined = roles.get('1');
+  const st: ItemStatus = roles.status('1');
+  roles.onChange((diffs: StoreDiff<Role>[]) => diffs.forEach((d) => d.type === 'update' && console.log(d.item.name)));
+  const saved: Role | void = await roles.performOptimisticUpdate('1', { name: 'Owner' }, async () => ({ id: '1', name: 'Owner' }));
+  console.log(list.length, one?.name, st.pending, saved);
+  // @ts-expect-error: keyField must be a field of Role
+  new RealtimeStore<Role>(client, 'rbac', 'role', { keyField: 'uuid' });
+  // @ts-expect-error: the patch must be a Partial<Role>
+  void roles.performOptimisticUpdate('1', { name: 42 }, async () => undefined);
+  roles.dispose();
 
   // @ts-expect-error: not a status
   const wrong: ConnectionStatus = 'connecting';
