@@ -1,5 +1,5 @@
 # The two commands a newcomer needs are `make demo` and `make test`; everything else is a step of those.
-.PHONY: demo test setup pkg fuzz clean
+.PHONY: demo test setup pkg size fuzz clean
 
 demo: ## build everything and serve the demo on http://localhost:3333
 	bash scripts/demo.sh
@@ -12,6 +12,9 @@ setup: ## install toolchains and packages only (idempotent)
 
 pkg: ## build the npm package into pkg/
 	bash scripts/build-pkg.sh
+
+size: ## build the release package and print its size beside centrifuge, socket.io-client and phoenix
+	bash scripts/size.sh
 
 fuzz: ## run each fuzz target for FUZZ_SECONDS (default 60); not part of `make test`
 	bash scripts/fuzz.sh
