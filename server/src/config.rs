@@ -51,7 +51,8 @@ pub struct Config {
     #[arg(long, env = "WEBSOCKET_MAX_CONNECTIONS", default_value_t = 1000)]
     pub max_connections: usize,
 
-    /// Connections one user (token `sub`) may hold; more are closed with 4004.
+    /// Connections one user (token `sub`) may hold; more are closed with 4004. Applies only
+    /// with auth (anonymous connections are bounded by the max connections alone).
     #[arg(long, env = "LIVESTATE_MAX_CONNECTIONS_PER_USER", default_value_t = 10)]
     pub max_connections_per_user: usize,
 

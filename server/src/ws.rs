@@ -79,7 +79,10 @@ impl Handler {
                     burst: state.config.rate_burst,
                 };
                 let mut this = Handler { id, state: state.clone(), peer, identity, features: HashSet::new(), bucket };
-                let exit = if !state.hub.join(id, &this.identity.user_id, &this.peer, state.config.max_connections_per_user) {
+                // Without auth everyone is "anonymous": the per-user limit would cap the whole
+                // gateway, so only WEBSOCKET_MAX_CONNECTIONS applies then.
+                let per_user = if state.auth.is_some() { state.config.max_connections_per_user } else { usize::MAX };
+                let exit = if !state.hub.join(id, &this.identity.user_id, &this.peer, per_user) {
                     metrics.drop(Drop::UserLimit);
                     close(codes::TOO_MANY_CONNECTIONS, "too many connections for this user")
                 } else {

@@ -179,6 +179,15 @@ async fn one_user_may_hold_only_so_many_connections() {
 }
 
 #[tokio::test]
+async fn without_auth_the_per_user_limit_does_not_cap_anonymous_connections() {
+    let gw = Gateway::start(|c| c.max_connections_per_user = 2).await;
+    let mut all = Vec::new();
+    for _ in 0..5 {
+        all.push(gw.client().await); // each is welcomed
+    }
+}
+
+#[tokio::test]
 async fn a_client_that_floods_the_gateway_is_closed_with_4002() {
     let gw = Gateway::start(|c| {
         c.rate_limit = 5.0;
