@@ -137,12 +137,7 @@ async fn a_restarted_gateway_brings_the_client_back_with_its_subscriptions_and_a
     let opts = options(r#"{"backoff":{"min":50,"max":300}}"#);
     Reflect::set(&opts, &"token".into(), &token).unwrap();
     Reflect::set(&opts, &"maxReconnectAttempts".into(), &JsValue::from_f64(f64::INFINITY)).unwrap();
-    let c = RealtimeClient::new(opts).unwrap();
-    let mut st = Statuses::watch(&c);
-    let mut inbox = on_feature(&c, &f);
-    c.connect(None);
-    st.until("connected", 10_000).await;
-    barrier(&c, &f).await;
+    let (c, mut st, mut inbox) = listening(opts, &f).await;
     assert_eq!(calls.get(), 1);
 
     gateway("restart").await;

@@ -17,12 +17,7 @@ wasm_bindgen_test_configure!(run_in_browser);
 async fn events_published_during_a_network_cut_arrive_exactly_once_and_in_order() {
     let f = fresh_feature("cut");
     let opts = options(&format!(r#"{{"url":"{}","backoff":{{"min":300,"max":600}},"maxReconnectAttempts":1000}}"#, proxy_ws_url()));
-    let c = RealtimeClient::new(opts).unwrap();
-    let mut st = Statuses::watch(&c);
-    let mut inbox = on_feature(&c, &f);
-    c.connect(None);
-    st.until("connected", 10_000).await;
-    barrier(&c, &f).await;
+    let (c, mut st, mut inbox) = listening(opts, &f).await;
     let body = |range: std::ops::RangeInclusive<u32>| {
         let events: Vec<String> =
             range.map(|i| format!(r#"{{"feature":"{f}","entity":"item","action":"updated","data":{{"n":{i}}}}}"#)).collect();

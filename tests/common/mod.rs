@@ -212,6 +212,17 @@ pub async fn barrier(c: &RealtimeClient, feature: &str) {
     probe.sub.unsubscribe();
 }
 
+/// A client built from `opts`, connected, and listening to `feature` (proven by a barrier).
+pub async fn listening(opts: JsValue, feature: &str) -> (RealtimeClient, Statuses, Inbox) {
+    let c = RealtimeClient::new(opts).unwrap();
+    let mut st = Statuses::watch(&c);
+    let inbox = on_feature(&c, feature);
+    c.connect(None);
+    st.until("connected", 10_000).await;
+    barrier(&c, feature).await;
+    (c, st, inbox)
+}
+
 /// Counts calls, for token functions.
 pub fn counting_token(token: &'static str) -> (Function, Rc<Cell<u32>>) {
     let calls = Rc::new(Cell::new(0));
