@@ -124,6 +124,13 @@ async fn bad_options_and_bad_names_throw_errors_that_name_the_problem() {
     let (f, _) = recorder();
     let err = c.subscribe_to_entity("rbac", "Role.Name", f).err().unwrap();
     assert_eq!(get(&err, "code").as_string().unwrap(), "invalidArgument");
+    let big = event("rbac", "role", "created", &format!("\"{}\"", "x".repeat(70_000)));
+    let err = c.send(big).unwrap_err();
+    assert_eq!(get(&err, "code").as_string().unwrap(), "invalidArgument");
+    assert!(
+        get(&err, "message").as_string().unwrap().contains("at most 65536"),
+        "an oversized event is refused before it costs a reconnect"
+    );
     let typo = js_sys::JSON::parse(r#"{"feature":"rbac","entity":"role","action":"created","dta":1}"#).unwrap();
     let err = c.send(typo).unwrap_err();
     assert_eq!(get(&err, "code").as_string().unwrap(), "invalidArgument");

@@ -92,6 +92,8 @@ struct Inner {
     socket_token: Option<String>,
     socket: Option<(u32, Socket)>,
     timers: [Option<Timeout>; 5],
+    /// Largest frame `send` hands to the socket (the gateway's limit).
+    max_message_size: usize,
     /// Outbox messages: the frame, and the `send` promise's resolve and reject.
     outbox: BTreeMap<u64, (String, Function, Function)>,
     callbacks: BTreeMap<SubId, Function>,
@@ -160,6 +162,7 @@ impl RealtimeClient {
             socket: None,
             timers: [None, None, None, None, None],
             outbox: BTreeMap::new(),
+            max_message_size: parsed.max_message_size,
             callbacks: BTreeMap::new(),
             status_listeners: Listeners { next: 0, list: Vec::new() },
             error_listeners: Listeners { next: 0, list: Vec::new() },
@@ -224,6 +227,13 @@ impl RealtimeClient {
             validate_name(field, v).map_err(|e| LivestateError::new(ErrorCode::InvalidArgument, e.to_string()))?;
         }
         let text = encode(&ClientFrame::Publish(event));
+        // The gateway closes the whole connection (1009) on an oversized message, which would
+        // cost every subscription of this tab a reconnect: refuse it here instead.
+        let max = self.inner.borrow().max_message_size;
+        if text.len() > max {
+            let message = format!("the event is {} bytes; the gateway accepts at most {max} (maxMessageSize)", text.len());
+            return Err(LivestateError::new(ErrorCode::InvalidArgument, message).into());
+        }
         let mut verdict = Send::NotConnected;
         drive(&self.inner, |me, out| verdict = me.core.send(now(), out));
         let not_connected = || LivestateError::new(ErrorCode::NotConnected, "not connected: send() needs status 'connected'");

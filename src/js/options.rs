@@ -52,6 +52,11 @@ pub struct ClientOptions {
     #[serde(default, with = "serde_wasm_bindgen::preserve")]
     #[tsify(optional, type = "boolean | { maxMessages?: number; maxAge?: number }")]
     pub outbox: JsValue,
+    /// Largest message `send` accepts, in bytes of JSON; larger ones throw `invalidArgument`
+    /// instead of making the gateway close the connection. Default 65536, the gateway's default.
+    #[serde(default)]
+    #[tsify(optional)]
+    pub max_message_size: Option<f64>,
 }
 
 /// Reconnect delay settings. Retry `n` waits a uniformly random time between `min` and
@@ -89,6 +94,7 @@ pub(crate) struct Parsed {
     pub(crate) token: TokenSource,
     pub(crate) config: Config,
     pub(crate) features: Vec<String>,
+    pub(crate) max_message_size: usize,
 }
 
 fn invalid(message: impl Into<String>) -> LivestateError {
@@ -113,7 +119,7 @@ pub(crate) fn reject_unknown(value: &JsValue, allowed: &[&str], what: &str) -> R
 pub(crate) fn parse(value: JsValue) -> Result<Parsed, LivestateError> {
     reject_unknown(
         &value,
-        &["url", "token", "backoff", "maxReconnectAttempts", "heartbeatTimeout", "connectTimeout", "features", "outbox"],
+        &["url", "token", "backoff", "maxReconnectAttempts", "heartbeatTimeout", "connectTimeout", "features", "outbox", "maxMessageSize"],
         "options",
     )
     .map_err(invalid)?;
@@ -142,7 +148,18 @@ pub(crate) fn parse(value: JsValue) -> Result<Parsed, LivestateError> {
         crate::protocol::validate_name("feature", f).map_err(|e| invalid(format!("features: {e}")))?;
     }
     let outbox = outbox_limits(&o.outbox)?;
-    Ok(Parsed { url, token, config: Config { backoff, max_attempts, heartbeat_timeout_ms, connect_timeout_ms, outbox }, features })
+    let max_message_size = match o.max_message_size {
+        None => 64 * 1024,
+        Some(n) if n >= 1.0 && n.fract() == 0.0 && n <= u32::MAX as f64 => n as usize,
+        Some(_) => return Err(invalid("maxMessageSize must be a whole number of bytes >= 1")),
+    };
+    Ok(Parsed {
+        url,
+        token,
+        config: Config { backoff, max_attempts, heartbeat_timeout_ms, connect_timeout_ms, outbox },
+        features,
+        max_message_size,
+    })
 }
 
 fn outbox_limits(v: &JsValue) -> Result<Option<OutboxLimits>, LivestateError> {
