@@ -7,3 +7,4 @@ pub mod recovery;
 pub mod rng;
 pub mod router;
 pub mod store;
+pub mod vecmap;

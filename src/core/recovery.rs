@@ -6,6 +6,7 @@
 //! the gateway sends before its `subscribed` reply) has filled the hole. When the gateway cannot
 //! replay (another epoch, or too far behind), the feature must be resynced from the app's API.
 
+use super::vecmap::VecMap;
 use crate::protocol::{Position, StreamState};
 use std::collections::BTreeMap;
 
@@ -34,7 +35,7 @@ struct Stream {
 /// Stream positions per feature.
 #[derive(Clone, Debug, Default)]
 pub struct Streams {
-    map: BTreeMap<String, Stream>,
+    map: VecMap<String, Stream>,
     duplicates: u64,
 }
 
@@ -81,8 +82,10 @@ impl Streams {
     /// The `subscribed` reply for a feature. Returns true if the feature must be resynced.
     pub fn on_subscribed(&mut self, feature: &str, state: &StreamState) -> bool {
         let resync = state.recovered == Some(false);
-        let s =
-            self.map.entry(feature.to_owned()).or_insert_with(|| Stream { epoch: state.epoch.clone(), seq: state.seq, recovering: false });
+        if !self.map.contains_key(feature) {
+            self.map.insert(feature.to_owned(), Stream { epoch: state.epoch.clone(), seq: state.seq, recovering: false });
+        }
+        let s = self.map.get_mut(feature).expect("inserted above");
         if resync || s.epoch != state.epoch {
             *s = Stream { epoch: state.epoch.clone(), seq: state.seq, recovering: false };
             return resync;

@@ -5,7 +5,7 @@
 //! feature asks for it, the last one to leave gives it up; `pin` keeps a feature wanted
 //! without any subscriber (the client's `features` option).
 
-use std::collections::BTreeMap;
+use super::vecmap::VecMap;
 
 /// Identifies one subscription; never reused within a router.
 pub type SubId = u32;
@@ -24,7 +24,7 @@ pub enum Scope {
 #[derive(Default, Debug)]
 struct EntityNode {
     all: Vec<SubId>,
-    actions: BTreeMap<Box<str>, Vec<SubId>>,
+    actions: VecMap<Box<str>, Vec<SubId>>,
 }
 
 #[derive(Default, Debug)]
@@ -33,16 +33,16 @@ struct FeatureNode {
     refs: usize,
     pinned: bool,
     all: Vec<SubId>,
-    entities: BTreeMap<Box<str>, EntityNode>,
+    entities: VecMap<Box<str>, EntityNode>,
 }
 
 /// The subscription table.
 #[derive(Default, Debug)]
 pub struct Router {
     next_id: SubId,
-    features: BTreeMap<Box<str>, FeatureNode>,
+    features: VecMap<Box<str>, FeatureNode>,
     /// Where each live subscription sits, so unsubscribe needs no search.
-    index: BTreeMap<SubId, (Box<str>, Scope)>,
+    index: VecMap<SubId, (Box<str>, Scope)>,
 }
 
 /// The result of adding a subscription.
@@ -59,12 +59,12 @@ impl Router {
     pub fn subscribe(&mut self, feature: &str, scope: Scope) -> Added {
         self.next_id += 1;
         let id = self.next_id;
-        let node = self.features.entry(feature.into()).or_default();
+        let node = self.features.entry(feature.into());
         node.refs += 1;
         let list = match &scope {
             Scope::Feature => &mut node.all,
-            Scope::Entity(e) => &mut node.entities.entry(e.clone()).or_default().all,
-            Scope::Event(e, a) => node.entities.entry(e.clone()).or_default().actions.entry(a.clone()).or_default(),
+            Scope::Entity(e) => &mut node.entities.entry(e.clone()).all,
+            Scope::Event(e, a) => node.entities.entry(e.clone()).actions.entry(a.clone()),
         };
         list.push(id);
         self.index.insert(id, (feature.into(), scope));
@@ -102,7 +102,7 @@ impl Router {
 
     /// Keeps `feature` wanted even with no subscriber. Returns true if it was not wanted yet.
     pub fn pin(&mut self, feature: &str) -> bool {
-        let node = self.features.entry(feature.into()).or_default();
+        let node = self.features.entry(feature.into());
         if node.pinned {
             return false;
         }
@@ -262,7 +262,7 @@ mod tests {
         for id in ids {
             r.unsubscribe(id);
         }
-        assert!(r.features["p"].entities.is_empty());
+        assert!(r.features.get("p").unwrap().entities.is_empty());
         assert_eq!(routed(&r, "p", "e1", "a"), [keep.id]);
     }
 }

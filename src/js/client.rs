@@ -7,13 +7,13 @@ use super::errors::{describe, ErrorCode, LivestateError, RealtimeErrorEvent};
 use super::options::{self, TokenSource};
 use crate::core::connection::{Action, Connection, ConnectionStatus, Input, Outgoing, Refusal, Send};
 use crate::core::router::{Scope, SubId};
+use crate::core::vecmap::VecMap;
 use crate::protocol::{validate_name, ClientFrame, OutgoingEvent};
 use crate::web::{now, EventListener, Socket, SocketEvent};
 use gloo_timers::callback::Timeout;
 use js_sys::{Function, Promise};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 use tsify::Tsify;
 use wasm_bindgen::prelude::*;
@@ -95,8 +95,8 @@ struct Inner {
     /// Largest frame `send` hands to the socket (the gateway's limit).
     max_message_size: usize,
     /// Outbox messages: the frame, and the `send` promise's resolve and reject.
-    outbox: BTreeMap<u64, (String, Function, Function)>,
-    callbacks: BTreeMap<SubId, Function>,
+    outbox: VecMap<u64, (String, Function, Function)>,
+    callbacks: VecMap<SubId, Function>,
     status_listeners: Listeners,
     error_listeners: Listeners,
     resync_listeners: Listeners,
@@ -161,9 +161,9 @@ impl RealtimeClient {
             socket_token: None,
             socket: None,
             timers: [None, None, None, None, None],
-            outbox: BTreeMap::new(),
+            outbox: VecMap::default(),
             max_message_size: parsed.max_message_size,
-            callbacks: BTreeMap::new(),
+            callbacks: VecMap::default(),
             status_listeners: Listeners { next: 0, list: Vec::new() },
             error_listeners: Listeners { next: 0, list: Vec::new() },
             resync_listeners: Listeners { next: 0, list: Vec::new() },
