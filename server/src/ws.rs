@@ -55,6 +55,8 @@ pub(crate) struct Handler {
     state: AppState,
     peer: Peer,
     identity: Identity,
+    /// When the identity's token expires (computed once per token, not per frame).
+    expires: Option<Instant>,
     features: HashSet<String>,
     bucket: Bucket,
 }
@@ -78,7 +80,8 @@ impl Handler {
                     rate: state.config.rate_limit,
                     burst: state.config.rate_burst,
                 };
-                let mut this = Handler { id, state: state.clone(), peer, identity, features: HashSet::new(), bucket };
+                let expires = deadline(&identity);
+                let mut this = Handler { id, state: state.clone(), peer, identity, expires, features: HashSet::new(), bucket };
                 // Without auth everyone is "anonymous": the per-user limit would cap the whole
                 // gateway, so only WEBSOCKET_MAX_CONNECTIONS applies then.
                 let per_user = if state.auth.is_some() { state.config.max_connections_per_user } else { usize::MAX };
@@ -122,7 +125,7 @@ impl Handler {
         let mut last_heard = Instant::now();
         let (slow, gap) = (self.peer.slow.clone(), self.peer.gap.clone());
         loop {
-            let expiry = self.expiry();
+            let expiry = self.expires;
             tokio::select! {
                 msg = socket.recv() => {
                     last_heard = Instant::now();
@@ -191,10 +194,6 @@ impl Handler {
                 _ = shutdown.changed() => return close(codes::GOING_AWAY, "gateway shutting down"),
             }
         }
-    }
-
-    fn expiry(&self) -> Option<Instant> {
-        self.identity.expires_in_ms().map(|ms| Instant::now() + Duration::from_millis(ms))
     }
 
     /// Handles one client frame: the replies to send, or why to close.
@@ -283,6 +282,7 @@ impl Handler {
             Ok(_) => return Err(self.refuse(AuthError::Invalid("the token is for another user".into()))),
             Err(e) => return Err(self.refuse(e)),
         };
+        self.expires = deadline(&identity);
         self.identity = identity;
         let mut replies = Vec::new();
         let lost: Vec<String> = self.features.iter().filter(|f| !self.identity.can_read(f)).cloned().collect();
@@ -323,6 +323,10 @@ async fn authenticate(socket: &mut WebSocket, state: &AppState, query_token: Opt
         },
     };
     auth.verify(&token).map_err(fail)
+}
+
+fn deadline(identity: &Identity) -> Option<Instant> {
+    identity.expires_in_ms().map(|ms| Instant::now() + Duration::from_millis(ms))
 }
 
 fn far_future() -> Instant {

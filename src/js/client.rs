@@ -275,7 +275,9 @@ impl RealtimeClient {
     /// Counters of frames, deliveries and failures.
     #[wasm_bindgen(unchecked_return_type = "ClientStats")]
     pub fn stats(&self) -> JsValue {
-        to_js(&self.inner.borrow().stats)
+        let me = self.inner.borrow();
+        // Duplicates are counted by the core; copied here rather than on every event.
+        to_js(&ClientStats { duplicates: me.core.duplicates() as u32, ..me.stats })
     }
 
     /// Calls `callback(status, reason)` on every status change. Returns a function that removes it.

@@ -150,13 +150,22 @@ pub(crate) struct StoreInner {
 
 impl Drop for StoreInner {
     fn drop(&mut self) {
-        // Unsubscribe before the closure the client calls is released with us.
+        self.detach();
+    }
+}
+
+impl StoreInner {
+    /// Leaves the client: the one path used by `dispose()` and by Drop. Unsubscribes before
+    /// the closures the client calls are released.
+    fn detach(&mut self) {
         if let Some(s) = self.subscription.take() {
             s.unsubscribe();
         }
         if let Some(off) = self.resync_off.take() {
             let _ = off.call0(&JsValue::NULL);
         }
+        self.on_event = None;
+        self.on_resync = None;
     }
 }
 
@@ -401,14 +410,7 @@ impl RealtimeStore {
     /// Unsubscribes from the client and releases everything.
     pub fn dispose(&self) {
         let mut me = self.inner.borrow_mut();
-        if let Some(s) = me.subscription.take() {
-            s.unsubscribe();
-        }
-        me.on_event = None;
-        if let Some(off) = me.resync_off.take() {
-            let _ = off.call0(&JsValue::NULL);
-        }
-        me.on_resync = None;
+        me.detach();
         me.listeners.clear();
         me.hooks = Hooks::default();
         me.items = None;

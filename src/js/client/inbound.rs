@@ -69,10 +69,7 @@ fn on_frame(rc: &Shared, gen: u32, text: &JsValue) {
         }
     };
     match frame {
-        Frame::Event(e) => {
-            drive(rc, |me, out| me.core.handle(Input::Activity { gen }, now(), out));
-            dispatch(rc, &e);
-        }
+        Frame::Event(e) => dispatch(rc, gen, &e),
         Frame::Subscribed(streams) => drive(rc, |me, out| {
             me.core.handle(Input::Activity { gen }, now(), out);
             for (feature, state) in &streams {
@@ -80,12 +77,11 @@ fn on_frame(rc: &Shared, gen: u32, text: &JsValue) {
             }
         }),
         Frame::Batch(events) => {
-            drive(rc, |me, out| me.core.handle(Input::Activity { gen }, now(), out));
             // Delivered synchronously, one after another: stores coalesce them into one
             // change notification (they flush in a microtask).
             for e in events {
                 match e {
-                    Ok(e) => dispatch(rc, &e),
+                    Ok(e) => dispatch(rc, gen, &e),
                     Err(reason) => {
                         rc.borrow_mut().stats.invalid_frames += 1;
                         let frame = decode::excerpt(text);
@@ -122,12 +118,14 @@ fn on_frame(rc: &Shared, gen: u32, text: &JsValue) {
 
 /// Delivers one event to its subscribers. Each callback is looked up again right before it
 /// runs, so one that an earlier callback unsubscribed is skipped.
-fn dispatch(rc: &Shared, event: &decode::Event) {
+/// One state borrow per event: it counts as activity on socket `gen`, then the core decides
+/// whether it is new, a duplicate or part of a gap.
+fn dispatch(rc: &Shared, gen: u32, event: &decode::Event) {
     let decode::Event { message, feature, entity, action, seq, epoch } = event;
     let mut deliver = false;
     drive(rc, |me, out| {
+        me.core.handle(Input::Activity { gen }, now(), out);
         deliver = me.core.event(feature, epoch.as_deref(), *seq, out);
-        me.stats.duplicates = me.core.duplicates() as u32;
     });
     if !deliver {
         return;
