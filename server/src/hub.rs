@@ -100,6 +100,8 @@ struct HubInner {
     history: History,
     /// Changes whenever history is lost: this hub keeps it in memory, so every start is new.
     epoch: String,
+    /// Bumped by [`Hub::disconnect_all`]; every connection handler watches it.
+    resets: tokio::sync::watch::Sender<u64>,
     pub(crate) metrics: Metrics,
 }
 
@@ -125,6 +127,7 @@ impl Hub {
             registry: Arc::new(registry),
             history,
             epoch: new_epoch(),
+            resets: tokio::sync::watch::Sender::new(0),
             metrics: Metrics::default(),
         };
         Self { inner: Arc::new(inner) }
@@ -137,6 +140,17 @@ impl Hub {
 
     fn tables(&self) -> MutexGuard<'_, Tables> {
         self.inner.tables.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Closes every WebSocket with 1001 (going away). Clients reconnect, to this node or another
+    /// one, and recover what they missed from history: for moving connections off a node, and
+    /// for the demo's outage button.
+    pub fn disconnect_all(&self) {
+        self.inner.resets.send_modify(|n| *n += 1);
+    }
+
+    pub(crate) fn resets(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.resets.subscribe()
     }
 
     pub(crate) fn metrics(&self) -> &Metrics {

@@ -58,6 +58,19 @@ pub async fn serve(
     hub: Hub,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, config, hub, shutdown, |gateway| gateway).await
+}
+
+/// [`serve`], with the gateway's routes handed to `extend` first, so an axum backend can serve
+/// its own API (and middleware) on the same port: merge routes into the router it gets and
+/// return it. The demo backend (`livestate-demo`) is built this way.
+pub async fn serve_with(
+    listener: TcpListener,
+    config: Config,
+    hub: Hub,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    extend: impl FnOnce(axum::Router) -> axum::Router,
+) -> std::io::Result<()> {
     let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
     let public_key = match &config.jwt_public_key {
         Some(path) => Some(std::fs::read(path).map_err(|e| invalid(format!("{}: {e}", path.display())))?),
@@ -68,7 +81,7 @@ pub async fn serve(
     let (stop_tx, stop_rx) = watch::channel(false);
     let slots = Arc::new(Semaphore::new(config.max_connections));
     let state = AppState { config: Arc::new(config), hub, auth, origins, slots, shutdown: stop_rx };
-    let app = http::router(state);
+    let app = extend(http::router(state));
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -97,4 +110,24 @@ pub fn parse_client_frame(text: &str) -> Result<livestate::protocol::ClientFrame
 pub fn message_schema() -> serde_json::Value {
     let schema = schemars::schema_for!(livestate::protocol::WebSocketMessage<serde_json::Value>);
     serde_json::to_value(schema).expect("schemas serialise")
+}
+
+/// Resolves on Ctrl-C or SIGTERM: the shutdown future the binaries pass to [`serve`].
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
 }

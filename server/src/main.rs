@@ -1,7 +1,7 @@
 //! `livestate-server`: parses flags, sets up logging and runs the gateway until Ctrl-C/SIGTERM.
 
 use clap::Parser;
-use livestate_server::{hub_for, message_schema, serve, Config};
+use livestate_server::{hub_for, message_schema, serve, shutdown_signal, Config};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -16,23 +16,4 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port)).await?;
     tracing::info!("livestate gateway on http://{} (WebSocket at {})", listener.local_addr()?, config.path);
     serve(listener, config, hub, shutdown_signal()).await
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down");
 }

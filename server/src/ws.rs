@@ -70,6 +70,7 @@ impl Handler {
         let id = state.hub.next_connection_id();
         let (peer, mut rx) = Peer::new(state.config.outbound_queue as usize);
         let mut shutdown = state.shutdown.clone();
+        let mut resets = state.hub.resets();
 
         let exit = match authenticate(&mut socket, &state, query_token).await {
             Err(exit) => exit,
@@ -90,7 +91,7 @@ impl Handler {
                     close(codes::TOO_MANY_CONNECTIONS, "too many connections for this user")
                 } else {
                     tracing::debug!(conn = id, user = %this.identity.user_id, "connected");
-                    let exit = this.serve(&mut socket, &mut rx, &mut shutdown).await;
+                    let exit = this.serve(&mut socket, &mut rx, &mut shutdown, &mut resets).await;
                     state.hub.leave(id, this.features.drain());
                     exit
                 };
@@ -110,6 +111,7 @@ impl Handler {
         socket: &mut WebSocket,
         rx: &mut mpsc::Receiver<Utf8Bytes>,
         shutdown: &mut tokio::sync::watch::Receiver<bool>,
+        resets: &mut tokio::sync::watch::Receiver<u64>,
     ) -> Exit {
         let welcome = ServerFrame::<Value>::Welcome(Welcome {
             connection_id: self.id.to_string(),
@@ -192,6 +194,7 @@ impl Handler {
                 }
                 _ = slow.notified() => return close(codes::SLOW_CONSUMER, "outbound queue full"),
                 _ = shutdown.changed() => return close(codes::GOING_AWAY, "gateway shutting down"),
+                _ = resets.changed() => return close(codes::GOING_AWAY, "disconnected by the gateway's operator"),
             }
         }
     }
