@@ -1,5 +1,5 @@
 # The two commands a newcomer needs are `make demo` and `make test`; everything else is a step of those.
-.PHONY: demo test setup pkg size fuzz clean
+.PHONY: demo test setup pkg size fuzz screenshots clean
 
 demo: ## build everything and serve the demo on http://localhost:3333
 	bash scripts/demo.sh
@@ -18,6 +18,9 @@ size: ## build the release package and print its size beside centrifuge, socket.
 
 fuzz: ## run each fuzz target for FUZZ_SECONDS (default 60); not part of `make test`
 	bash scripts/fuzz.sh
+
+screenshots: ## save docs/screenshots/{demo,angular}.png from the running demo
+	bash scripts/screenshots.sh
 
 clean:
 	cargo clean

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 #! Runs every test: native unit tests, the gateway's integration tests, the browser tests in
-#! headless Chromium against a real gateway (started and stopped here) and a strict TypeScript
-#! check of the generated typings. Exits non-zero as soon as a runner fails; ends with a total.
+#! headless Chromium against a real gateway (started and stopped here), a strict TypeScript
+#! check of the generated typings, and the end-to-end tests of the demo and the Angular example
+#! (playwright-core; the test file starts and stops the demo binary). Exits non-zero as soon as a runner fails; ends with a total.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -49,6 +50,14 @@ step "typings: tsc --strict on a consumer of pkg/"
 bash scripts/build-pkg.sh --dev >/dev/null
 tsc -p tests/ts
 echo "tsc --strict: 1 passed, 0 failed" | tee -a "$log"
+
+step "end-to-end: the demo page and the Angular example in headless Chromium (playwright-core)"
+bash scripts/build-demo.sh --dev
+cargo build -q -p livestate-server --bin livestate-demo
+mkdir -p target/e2e
+RUST_LOG=warn DEMO_BIN=target/debug/livestate-demo DEMO_PORT=${LIVESTATE_TEST_DEMO_PORT:-43335} \
+  run node --test --test-reporter=spec --test-reporter-destination=stdout --test-reporter=tap --test-reporter-destination=target/e2e/tap.txt tests/e2e/
+echo "e2e: $(grep -oP '^# pass \K[0-9]+' target/e2e/tap.txt) passed, $(grep -oP '^# fail \K[0-9]+' target/e2e/tap.txt) failed" | tee -a "$log"
 
 passed=$(grep -oE '[0-9]+ passed' "$log" | awk '{s += $1} END {print s + 0}')
 failed=$(grep -oE '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}')

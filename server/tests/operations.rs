@@ -206,3 +206,16 @@ async fn the_seeds_example_messages_validate_against_the_exported_json_schema() 
     assert!(!validator.is_valid(&bad));
     assert!(!validator.is_valid(&json!({"feature": "rbac", "entity": "role", "data": 1, "meta": meta})), "action is required");
 }
+
+#[tokio::test]
+async fn disconnect_all_closes_every_connection_with_going_away_and_new_ones_are_accepted() {
+    let gw = Gateway::start(|_| {}).await;
+    let mut a = gw.subscribed(&["rbac"]).await;
+    let mut b = gw.subscribed(&["orders"]).await;
+    gw.hub.disconnect_all();
+    assert_eq!(close_code(&mut a).await, 1001);
+    assert_eq!(close_code(&mut b).await, 1001);
+    let mut c = gw.subscribed(&["rbac"]).await;
+    gw.post(&backend_event("rbac", "role", "created", json!({"id": "r1"}))).await;
+    assert_eq!(next_frame(&mut c).await["data"]["id"], "r1");
+}

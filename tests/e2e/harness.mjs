@@ -1,0 +1,38 @@
+// Starts the real demo binary (gateway + demo backend) on loopback and headless Chromium, for the
+// end-to-end tests and for scripts/screenshots.mjs.
+import { spawn } from 'node:child_process';
+import { chromium } from 'playwright-core';
+
+/** Starts livestate-demo serving www/, pkg/ and the Angular build; resolves once /healthz answers. */
+export async function startDemo({ port, bin = process.env.DEMO_BIN ?? 'target/debug/livestate-demo', activityRate = 0 }) {
+  const server = spawn(bin, [
+    '--port', String(port), '--host', '127.0.0.1', '--activity-rate', String(activityRate), '--heartbeat-interval', '1000',
+    '--static-dir', 'www', '--pkg-dir', 'pkg', '--angular-dir', 'www/angular/dist/browser',
+  ], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 300; i++) {
+    if (server.exitCode !== null) throw new Error(`livestate-demo exited with ${server.exitCode}`);
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) return { base, stop: () => server.kill() };
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  server.kill();
+  throw new Error('livestate-demo did not start');
+}
+
+/** Headless Chromium from the system (playwright cannot download one here), with the flags a
+ *  root container and a closed network need. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+}
+
+/** Types `value` into a row's field and commits it as a user would (Enter). */
+export async function edit(page, id, name, value) {
+  const input = page.locator(`tr[data-id="${id}"] [name="${name}"]`);
+  await input.fill(String(value));
+  await input.press('Enter');
+}
