@@ -20,6 +20,9 @@ use tower_http::services::ServeDir;
 /// tungstenite's default 128 KiB read buffer costs ~90 KB per idle connection; 4 KiB holds
 /// any ordinary frame and grows when a bigger one arrives.
 const READ_BUFFER: usize = 4 * 1024;
+/// Frames queued for one connection are written together up to this size (one syscall for
+/// many small events); the buffer is only allocated once something is sent.
+const WRITE_BUFFER: usize = 16 * 1024;
 
 pub(crate) fn router(state: AppState) -> Router {
     let mut app = Router::new()
@@ -57,7 +60,7 @@ async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, headers: H
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
     };
     ws.read_buffer_size(READ_BUFFER)
-        .write_buffer_size(0)
+        .write_buffer_size(WRITE_BUFFER)
         .max_message_size(state.config.max_message_size)
         .max_frame_size(state.config.max_message_size)
         .on_upgrade(move |socket| Handler::run(socket, state, q.token, permit))

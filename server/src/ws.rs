@@ -126,8 +126,20 @@ impl Handler {
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut last_heard = Instant::now();
         let (slow, gap) = (self.peer.slow.clone(), self.peer.gap.clone());
+        // The rarely-firing futures live across iterations: re-creating them on every wakeup
+        // (one per delivered frame) was a measurable share of the fan-out's CPU.
+        let slow_notified = slow.notified();
+        let gap_notified = gap.notified();
+        let shutdown_changed = shutdown.changed();
+        let resets_changed = resets.changed();
+        let mut expiry = self.expires;
+        let expiry_sleep = sleep_until(expiry.unwrap_or_else(far_future));
+        tokio::pin!(slow_notified, gap_notified, shutdown_changed, resets_changed, expiry_sleep);
         loop {
-            let expiry = self.expires;
+            if self.expires != expiry {
+                expiry = self.expires;
+                expiry_sleep.as_mut().reset(expiry.unwrap_or_else(far_future));
+            }
             tokio::select! {
                 msg = socket.recv() => {
                     last_heard = Instant::now();
@@ -182,19 +194,20 @@ impl Handler {
                         return Exit::Gone;
                     }
                 }
-                _ = sleep_until(expiry.unwrap_or_else(far_future)), if expiry.is_some() => {
+                _ = &mut expiry_sleep, if expiry.is_some() => {
                     self.state.hub.metrics().auth_failures.fetch_add(1, Relaxed);
                     return close(codes::UNAUTHORIZED, "token expired");
                 }
-                _ = gap.notified() => {
+                _ = &mut gap_notified => {
+                    gap_notified.set(gap.notified());
                     let features: Vec<String> = std::mem::take(&mut *self.peer.gaps.lock().unwrap_or_else(|e| e.into_inner())).into_iter().collect();
                     if !features.is_empty() && socket.send(Message::Text(encode(&ServerFrame::Gap { features }))).await.is_err() {
                         return Exit::Gone;
                     }
                 }
-                _ = slow.notified() => return close(codes::SLOW_CONSUMER, "outbound queue full"),
-                _ = shutdown.changed() => return close(codes::GOING_AWAY, "gateway shutting down"),
-                _ = resets.changed() => return close(codes::GOING_AWAY, "disconnected by the gateway's operator"),
+                _ = &mut slow_notified => return close(codes::SLOW_CONSUMER, "outbound queue full"),
+                _ = &mut shutdown_changed => return close(codes::GOING_AWAY, "gateway shutting down"),
+                _ = &mut resets_changed => return close(codes::GOING_AWAY, "disconnected by the gateway's operator"),
             }
         }
     }
