@@ -1,5 +1,5 @@
 # The two commands a newcomer needs are `make demo` and `make test`; everything else is a step of those.
-.PHONY: demo test setup pkg size fuzz screenshots clean
+.PHONY: demo test setup pkg size bench fuzz screenshots clean
 
 demo: ## build everything and serve the demo on http://localhost:3333
 	bash scripts/demo.sh
@@ -15,6 +15,9 @@ pkg: ## build the npm package into pkg/
 
 size: ## build the release package and print its size beside centrifuge, socket.io-client and phoenix
 	bash scripts/size.sh
+
+bench: ## measure size, store throughput, latency and fan-out against the peers; writes docs/benchmarks.md
+	bash scripts/bench.sh
 
 fuzz: ## run each fuzz target for FUZZ_SECONDS (default 60); not part of `make test`
 	bash scripts/fuzz.sh

@@ -2,7 +2,7 @@
 // would pick instead, all built the same way (esbuild, tree-shaken, minified), gzip -9 and
 // brotli 11. Prints a table; exits 0 (a record, not a gate).
 import { build } from 'esbuild';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
 
 const gz = (b) => gzipSync(b, { level: 9 }).length;
@@ -36,3 +36,5 @@ console.log('|---|---:|---:|---:|---:|');
 for (const [name, raw, g, b] of rows) {
   console.log(`| ${name} | ${raw} | ${g} | ${b} | ${(g / ours).toFixed(2)}x |`);
 }
+mkdirSync('target/bench', { recursive: true });
+writeFileSync('target/bench/size.json', JSON.stringify(rows.map(([name, raw, gzip, brotli]) => ({ name: name.trim(), raw, gzip, brotli })), null, 2));

@@ -44,7 +44,19 @@ struct Shared {
 /// A minimal WebSocket client: the handshake, masked text frames out, frames in without UTF-8
 /// validation or copying, so one loadgen core can keep up with the gateway's.
 async fn subscriber(addr: String, feature: String, shared: Rc<Shared>, ready: tokio::sync::mpsc::Sender<()>) {
-    let stream = TcpStream::connect(&addr).await.expect("connect");
+    // A burst of thousands of connects can overflow the listen backlog: retry like a browser would.
+    let mut delay = Duration::from_millis(50);
+    let stream = loop {
+        match TcpStream::connect(&addr).await {
+            Ok(s) => break s,
+            Err(e) if delay < Duration::from_secs(5) => {
+                eprintln!("loadgen: connect failed ({e}), retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(e) => panic!("connect to {addr}: {e}"),
+        }
+    };
     stream.set_nodelay(true).ok();
     let mut stream = tokio::io::BufReader::with_capacity(16 * 1024, stream);
     let request = format!(
@@ -182,8 +194,15 @@ async fn main() {
                     tokio::task::yield_now().await; // let the gateway accept in step
                 }
             }
-            for _ in 0..args.connections {
-                ready_rx.recv().await;
+            drop(ready_tx);
+            for i in 0..args.connections {
+                match tokio::time::timeout(Duration::from_secs(60), ready_rx.recv()).await {
+                    Ok(Some(())) => {}
+                    _ => {
+                        eprintln!("loadgen: only {i} of {} subscribers got in", args.connections);
+                        std::process::exit(1);
+                    }
+                }
             }
             println!("{{\"ready\":{}}}", args.connections);
             if args.seconds <= 0.0 {

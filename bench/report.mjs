@@ -1,0 +1,140 @@
+// Writes docs/benchmarks.md and its charts (docs/bench/*.svg) from target/bench/*.json, with
+// the machine and the versions the figures were measured with.
+import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { execSync } from 'node:child_process';
+import os from 'node:os';
+
+const load = (name) => (existsSync(`target/bench/${name}.json`) ? JSON.parse(readFileSync(`target/bench/${name}.json`, 'utf8')) : null);
+const sh = (cmd) => { try { return execSync(cmd, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(); } catch { return 'unknown'; } };
+const fmt = (n, digits = 0) => Number(n).toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
+const COLORS = ['#3c5cde', '#d69e2e', '#805ad5', '#8a93a6', '#1f9d55', '#c53030'];
+
+/** A horizontal grouped bar chart as SVG. groups: [{ label, bars: [{ label, value }] }]. */
+function chart({ title, unit, groups, log = false }) {
+  const names = [...new Set(groups.flatMap((g) => g.bars.map((b) => b.label)))];
+  const max = Math.max(...groups.flatMap((g) => g.bars.map((b) => b.value)));
+  const min = log ? Math.max(1, Math.min(...groups.flatMap((g) => g.bars.map((b) => b.value)).filter((v) => v > 0)) / 2) : 0;
+  const scale = (v) => (log ? (Math.log10(Math.max(v, min)) - Math.log10(min)) / (Math.log10(max) - Math.log10(min)) : v / max) * 420;
+  const bar = 16, gap = 10, left = 130, legend = 24 + 18 * Math.ceil(names.length / 2);
+  let y = 40 + legend, body = '';
+  for (const g of groups) {
+    body += `<text x="8" y="${y + (g.bars.length * bar) / 2 + 4}" font-weight="600">${esc(g.label)}</text>`;
+    for (const b of g.bars) {
+      const w = Math.max(1, scale(b.value));
+      body += `<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${bar - 3}" fill="${COLORS[names.indexOf(b.label) % COLORS.length]}"/>`;
+      body += `<text x="${left + w + 6}" y="${y + bar - 6}">${esc(fmt(b.value, b.value < 10 ? 2 : 0))}</text>`;
+      y += bar;
+    }
+    y += gap;
+  }
+  const keys = names.map((n, i) => `<rect x="${8 + (i % 2) * 330}" y="${36 + Math.floor(i / 2) * 18}" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/><text x="${26 + (i % 2) * 330}" y="${46 + Math.floor(i / 2) * 18}">${esc(n)}</text>`).join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="680" height="${y + 10}" font-family="system-ui,sans-serif" font-size="12">` +
+    `<rect width="100%" height="100%" fill="#fff"/><text x="8" y="20" font-size="14" font-weight="700">${esc(title)}</text>` +
+    `<text x="672" y="20" text-anchor="end" fill="#56607a">${esc(unit)}${log ? ' (log scale)' : ''}</text>${keys}${body}</svg>\n`;
+}
+
+mkdirSync('docs/bench', { recursive: true });
+const out = [];
+const md = (s = '') => out.push(s);
+const size = load('size'), store = load('store'), latency = load('latency'), fanout = load('fanout');
+
+md('# Benchmarks');
+md();
+md('Every figure below comes from one `make bench` run on the machine described at the end; the');
+md('peers ran in the same run, on the same machine. Ratios are livestate against the peer. The');
+md('targets are the ones the benchmark issue set; where one is missed, the text says why.');
+md();
+
+if (size) {
+  writeFileSync('docs/bench/size.svg', chart({ title: 'Bundle size (esbuild, minified)', unit: 'KB gzip -9', groups: size.filter((r) => !r.name.startsWith('of which')).map((r) => ({ label: r.name.split(' ')[0], bars: [{ label: 'gzip -9', value: r.gzip / 1024 }, { label: 'brotli 11', value: r.brotli / 1024 }] })) }));
+  md('## 1. Bundle size');
+  md();
+  md('![bundle size](bench/size.svg)');
+  md();
+  md('| package | raw | gzip -9 | brotli 11 | gzip vs livestate |');
+  md('|---|---:|---:|---:|---:|');
+  const ours = size[0].gzip;
+  for (const r of size) md(`| ${r.name} | ${fmt(r.raw / 1024, 1)} KB | ${fmt(r.gzip / 1024, 1)} KB | ${fmt(r.brotli / 1024, 1)} KB | ${(r.gzip / ours).toFixed(2)}x |`);
+  md();
+  md('@@SIZE_NOTE@@');
+  md();
+}
+
+if (store) {
+  const names = [...new Set(store.map((r) => r.name))];
+  const sizes = [...new Set(store.map((r) => r.size))];
+  writeFileSync('docs/bench/store.svg', chart({ title: 'Store apply in headless Chromium: route + apply of `updated` events', unit: 'events/s', log: true, groups: sizes.map((n) => ({ label: `${fmt(n)} items`, bars: store.filter((r) => r.size === n).map((r) => ({ label: r.name, value: r.eventsPerSec })) })) }));
+  const get = (variant, n) => store.find((r) => r.variant === variant && r.size === n);
+  md('## 2. Store apply');
+  md();
+  md('![store apply](bench/store.svg)');
+  md();
+  md(`Events of about ${fmt(store[0].frameBytes)} bytes (the whole frame, as the gateway sends it) updating random items of a store; events/s is the median of ${store[0].repeats ?? 1} runs.`);
+  md();
+  md(`| items | ${names.join(' | ')} | livestate vs seed | livestate vs JSON.parse |`);
+  md(`|---:|${names.map(() => '---:|').join('')}---:|---:|`);
+  for (const n of sizes) {
+    const a = get('a', n), b = get('b', n), d = get('d', n);
+    md(`| ${fmt(n)} | ${names.map((name) => fmt(store.find((r) => r.size === n && r.name === name)?.eventsPerSec ?? NaN)).join(' | ')} | ${(a.eventsPerSec / b.eventsPerSec).toFixed(2)}x | ${(a.eventsPerSec / d.eventsPerSec).toFixed(2)}x |`);
+  }
+  md();
+  const mem = store.filter((r) => r.size === 10000 && r.variant !== 'd' && r.variant !== 'r');
+  md('Memory held per 10 000 items (JS heap after GC, plus wasm linear memory for livestate):');
+  md();
+  md('| variant | JS heap | wasm memory |');
+  md('|---|---:|---:|');
+  for (const r of mem) md(`| ${r.name} | ${fmt(r.heapBytes / 1024 / 1024, 2)} MB | ${r.wasmBytes ? `${fmt(r.wasmBytes / 1024 / 1024, 2)} MB` : '–'} |`);
+  md();
+  md('@@STORE_NOTE@@');
+  md();
+}
+
+if (latency) {
+  writeFileSync('docs/bench/latency.svg', chart({ title: 'HTTP publish → applied in a browser store', unit: 'ms', groups: latency.map((r) => ({ label: `${r.rate}/s, others on ${r.othersFeature}`, bars: [{ label: 'p50', value: r.p50Ms }, { label: 'p99', value: r.p99Ms }] })) }));
+  md('## 3. End-to-end latency');
+  md();
+  md('![latency](bench/latency.svg)');
+  md();
+  md('| events/s | 1 000 other clients subscribed to | p50 | p99 | max | applied |');
+  md('|---:|---|---:|---:|---:|---:|');
+  for (const r of latency) md(`| ${fmt(r.rate)} | ${r.othersFeature === 'products' ? 'the same feature (each event is delivered 1 001 times)' : 'another feature'} | ${fmt(r.p50Ms, 2)} ms | ${fmt(r.p99Ms, 2)} ms | ${fmt(r.maxMs, 1)} ms | ${fmt(r.received)}/${fmt(r.events)} |`);
+  md();
+  md('@@LATENCY_NOTE@@');
+  md();
+}
+
+if (fanout) {
+  const counts = [...new Set(fanout.map((r) => r.connections))];
+  writeFileSync('docs/bench/fanout.svg', chart({ title: 'Gateway fan-out, one core each for gateway and load generator', unit: 'deliveries/s', groups: counts.map((n) => ({ label: `${fmt(n)} subscribers`, bars: fanout.filter((r) => r.connections === n).map((r) => ({ label: r.gateway, value: r.deliveriesPerSec })) })) }));
+  md('## 4. Gateway fan-out');
+  md();
+  md('![fan-out](bench/fanout.svg)');
+  md();
+  md('| gateway | subscribers | deliveries/s | vs Node | p50 | p99 | memory per idle connection |');
+  md('|---|---:|---:|---:|---:|---:|---:|');
+  for (const r of fanout) {
+    const node = fanout.find((x) => x.connections === r.connections && x.gateway.startsWith('node'));
+    md(`| ${r.gateway} | ${fmt(r.connections)} | ${fmt(r.deliveriesPerSec)} | ${(r.deliveriesPerSec / node.deliveriesPerSec).toFixed(1)}x | ${fmt(r.p50Ms, 1)} ms | ${fmt(r.p99Ms, 1)} ms | ${fmt(r.idleBytesPerConnection / 1024, 1)} KB |`);
+  }
+  md();
+  md('@@FANOUT_NOTE@@');
+  md();
+}
+
+md('## Machine, versions, commands');
+md();
+md(`- ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${fmt(os.totalmem() / 2 ** 30, 0)} GiB, ${sh('uname -sr')}`);
+md(`- ${sh('rustc --version')}; ${sh('/usr/bin/chromium --version')}; Node ${process.version}`);
+md(`- measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC at commit ${sh('git rev-parse --short HEAD')}`);
+md('- `make bench` runs, in order: `node bench/size.mjs`, `node bench/store.mjs`, `node bench/latency.mjs`, `node bench/fanout.mjs`, `node bench/report.mjs` (see scripts/bench.sh). Each script says at its top what it measures and how.');
+md();
+
+let text = out.join('\n');
+const notes = existsSync('bench/notes.md') ? readFileSync('bench/notes.md', 'utf8') : '';
+for (const key of ['SIZE', 'STORE', 'LATENCY', 'FANOUT']) {
+  const m = new RegExp(`<!-- ${key} -->\\n([\\s\\S]*?)<!-- /${key} -->`).exec(notes);
+  text = text.replace(`@@${key}_NOTE@@`, m ? m[1].trim() : '');
+}
+writeFileSync('docs/benchmarks.md', text);
+console.log('wrote docs/benchmarks.md and docs/bench/*.svg');

@@ -1,0 +1,43 @@
+// Store apply in headless Chromium: every variant at every size, one fresh page per run.
+// Writes target/bench/store.json. See bench/store/main.ts for what each variant does.
+import { build } from 'esbuild';
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { launchBrowser, serveStatic } from './lib.mjs';
+
+const SIZES = (process.env.BENCH_STORE_SIZES ?? '100,1000,10000,100000').split(',').map(Number);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+const VARIANTS = { a: 'livestate RealtimeStore', r: 'livestate client routing only (no store)', b: 'seed design (RxJS + signal + items.map)', c: '@ngrx/signals withEntities', d: 'JSON.parse alone (floor)' };
+
+mkdirSync('target/bench', { recursive: true });
+// Production settings, as an Angular production build would bundle these libraries.
+await build({
+  entryPoints: ['bench/store/main.ts'], bundle: true, format: 'esm', target: 'es2022', minify: true,
+  define: { ngDevMode: 'false' }, outfile: 'target/bench/store.js', logLevel: 'warning',
+});
+const server = await serveStatic({ '/pkg/': 'pkg', '/bench/': 'target/bench', '/': 'bench/store' });
+const browser = await launchBrowser(['--js-flags=--expose-gc', '--enable-precise-memory-info']);
+const results = [];
+try {
+  for (const size of SIZES) {
+    for (const [variant, name] of Object.entries(VARIANTS)) {
+      // Each run on a fresh page; the median of REPEATS runs is kept.
+      const runs = [];
+      for (let i = 0; i < REPEATS; i++) {
+        const page = await browser.newPage();
+        page.on('pageerror', (e) => console.error(`${variant}/${size}: ${e.message}`));
+        await page.goto(`${server.base}/index.html?variant=${variant}&size=${size}`);
+        await page.waitForFunction(() => 'run' in window);
+        runs.push(await page.evaluate(() => window.run()));
+        await page.close();
+      }
+      runs.sort((x, y) => x.eventsPerSec - y.eventsPerSec);
+      const r = runs[Math.floor(runs.length / 2)];
+      results.push({ ...r, name, repeats: REPEATS, runs: runs.map((x) => Math.round(x.eventsPerSec)) });
+      console.log(`store ${String(size).padStart(6)} items  ${name.padEnd(42)} ${Math.round(r.eventsPerSec).toLocaleString('en').padStart(11)} events/s  (${r.events} events, ${r.frameBytes.toFixed(0)} B/frame)`);
+    }
+  }
+} finally {
+  await browser.close();
+  server.close();
+}
+writeFileSync('target/bench/store.json', JSON.stringify(results, null, 2));

@@ -1,0 +1,156 @@
+// Store apply benchmark page: routes and applies `updated` event frames into a keyed store of N
+// items, one variant per page load (?variant=&size=), and reports events/s and memory.
+// Variants: (a) livestate's RealtimeStore, fed through its real client (only the WebSocket is
+// replaced, by an in-page socket the benchmark drives); (b) the seed's design in TypeScript
+// (a Subject per feature, filter pipes per action, `items.map` into an Angular signal);
+// (c) @ngrx/signals withEntities + updateEntity behind the same Subjects; (d) JSON.parse alone.
+import init, { RealtimeClient, RealtimeStore } from '../../pkg/livestate.js';
+import { Subject, filter, map, type Observable } from 'rxjs';
+import '@angular/compiler'; // signalStore() makes an injectable class, compiled just in time outside an Angular build
+import { Injector, signal } from '@angular/core';
+import { signalStore, patchState } from '@ngrx/signals';
+import { withEntities, setAllEntities, updateEntity } from '@ngrx/signals/entities';
+
+interface Item { id: string; name: string; price: number; stock: number; version: number }
+interface Message { type: string; feature: string; entity: string; action: string; data: Item }
+
+const params = new URLSearchParams(location.search);
+const VARIANT = params.get('variant') ?? 'a';
+const SIZE = Number(params.get('size') ?? 1000);
+
+// Seeded, so every variant applies the same updates in the same order.
+let state = 0x9e3779b9;
+const random = () => {
+  state ^= state << 13; state ^= state >>> 17; state ^= state << 5;
+  return (state >>> 0) / 4294967296;
+};
+const id = (i: number) => `p-${String(i).padStart(6, '0')}`;
+const items = Array.from({ length: SIZE }, (_, i): Item => ({ id: id(i), name: `Product ${i}`, price: 10 + (i % 90), stock: i % 50, version: 1 }));
+let seq = 0;
+function frames(count: number): string[] {
+  return Array.from({ length: count }, () => {
+    const i = Math.floor(random() * SIZE);
+    seq += 1;
+    return JSON.stringify({
+      type: 'event', feature: 'products', entity: 'product', action: 'updated',
+      data: { id: id(i), name: `Product ${i}`, price: Math.round(random() * 10000) / 100, stock: seq % 97, version: seq + 1 },
+      meta: { timestamp: '2026-11-26T00:00:00.000Z', userId: 'system', sessionId: 'system', featureVersion: '1.0', priority: 'normal' },
+      seq, epoch: 'bench',
+    });
+  });
+}
+
+interface Variant {
+  /** Delivers frames the way the variant receives them and applies them. */
+  apply(batch: string[]): void | Promise<void>;
+  /** Reads the store as a view would, and returns the item with this id. */
+  read(id: string): Item | undefined;
+}
+
+/** The seed's WebSocketService routing: one Subject per feature, filters per entity/action. */
+function seedRouting(onUpdated: (item: Item) => void) {
+  const subjects = new Map<string, Subject<Message>>([['products', new Subject<Message>()]]);
+  const event = (feature: string, entity: string, action: string): Observable<Item> =>
+    subjects.get(feature)!.pipe(filter((m) => m.entity === entity), filter((m) => m.action === action), map((m) => m.data));
+  event('products', 'product', 'created').subscribe(() => {});
+  event('products', 'product', 'updated').subscribe(onUpdated);
+  event('products', 'product', 'deleted').subscribe(() => {});
+  return (frame: string) => {
+    const message = JSON.parse(frame) as Message;
+    subjects.get(message.feature)?.next(message);
+  };
+}
+
+async function livestate(withStore = true): Promise<Variant & { wasmBytes: () => number }> {
+  const wasm = await init({ module_or_path: '/pkg/livestate_bg.wasm' });
+  let socket: FakeSocket | undefined;
+  class FakeSocket {
+    readyState = 0;
+    onopen: ((e: unknown) => void) | null = null;
+    onmessage: ((e: { data: string }) => void) | null = null;
+    onclose: ((e: unknown) => void) | null = null;
+    onerror: ((e: unknown) => void) | null = null;
+    constructor(public url: string) {
+      socket = this;
+      setTimeout(() => {
+        this.readyState = 1;
+        this.onopen?.({});
+        this.deliver({ type: 'welcome', connectionId: '1', heartbeat: 3_600_000 });
+      });
+    }
+    deliver(frame: object) { this.onmessage?.({ data: JSON.stringify(frame) }); }
+    send(text: string) {
+      const frame = JSON.parse(text);
+      if (frame.type === 'subscribe') this.deliver({ type: 'subscribed', features: frame.features, streams: { products: { epoch: 'bench', seq: 0 } } });
+    }
+    close() {}
+  }
+  (globalThis as { WebSocket: unknown }).WebSocket = FakeSocket;
+  const client = new RealtimeClient({ url: 'ws://bench.invalid/ws', heartbeatTimeout: 3_600_000 });
+  let last: Item | undefined;
+  const store = withStore ? new RealtimeStore<Item>(client, 'products', 'product', { versionField: 'version' }) : undefined;
+  if (store) store.replaceAll(items);
+  else client.subscribeToEntity('products', 'product', (data: Item) => { last = data; });
+  const subscribed = new Promise<void>((resolve) => client.onStatus((s) => s === 'connected' && resolve()));
+  client.connect();
+  await subscribed;
+  await new Promise((r) => setTimeout(r, 10)); // the subscribe round trip
+  return {
+    apply(batch) {
+      const deliver = socket!.onmessage!;
+      for (const data of batch) deliver({ data });
+      return Promise.resolve(); // the store's change notification is a microtask
+    },
+    read: (id) => (store ? (store.items(), store.get(id)) : last),
+    wasmBytes: () => wasm.memory.buffer.byteLength,
+  };
+}
+
+function seed(): Variant {
+  const list = signal<Item[]>(items);
+  const route = seedRouting((item) => list.update((all) => all.map((existing) => (existing.id === item.id ? item : existing))));
+  return { apply: (batch) => { for (const f of batch) route(f); }, read: (id) => list().find((i) => i.id === id) };
+}
+
+function ngrx(): Variant {
+  const Store = signalStore(withEntities<Item>());
+  const store = Injector.create({ providers: [Store] }).get(Store);
+  patchState(store, setAllEntities(items));
+  const route = seedRouting((item) => patchState(store, updateEntity({ id: item.id, changes: item })));
+  return { apply: (batch) => { for (const f of batch) route(f); }, read: (id) => (store.entities(), store.entityMap()[id]) };
+}
+
+function floor(): Variant {
+  let last: Message | undefined;
+  return { apply: (batch) => { for (const f of batch) last = JSON.parse(f); }, read: () => last?.data };
+}
+
+const gc = () => (globalThis as { gc?: () => void }).gc?.();
+const heap = () => (performance as unknown as { memory: { usedJSHeapSize: number } }).memory.usedJSHeapSize;
+
+async function run() {
+  gc();
+  const heapBefore = heap();
+  const variant = VARIANT === 'a' ? await livestate() : VARIANT === 'r' ? await livestate(false) : VARIANT === 'b' ? seed() : VARIANT === 'c' ? ngrx() : floor();
+  // Warm up (JIT, first allocations), then size the timed run to about a second.
+  const probe = frames(Math.min(2000, Math.max(20, 2_000_000 / SIZE)));
+  let t = performance.now();
+  await variant.apply(probe);
+  const perEvent = Math.max((performance.now() - t) / probe.length, 1e-4);
+  const count = Math.round(Math.min(200_000, Math.max(50, 1000 / perEvent)));
+  const timed = frames(count);
+  const bytes = timed.reduce((n, f) => n + f.length, 0) / count;
+  const last = JSON.parse(timed[timed.length - 1]) as Message;
+  gc();
+  t = performance.now();
+  await variant.apply(timed);
+  const seen = variant.read(last.data.id);
+  const ms = performance.now() - t;
+  if (!seen || seen.version !== last.data.version) throw new Error(`${VARIANT}: the last update was not applied`);
+  gc();
+  const heapBytes = heap() - heapBefore;
+  const wasmBytes = 'wasmBytes' in variant ? (variant as { wasmBytes: () => number }).wasmBytes() : 0;
+  return { variant: VARIANT, size: SIZE, events: count, ms, eventsPerSec: (count / ms) * 1000, frameBytes: bytes, heapBytes, wasmBytes };
+}
+
+Object.assign(window, { run });

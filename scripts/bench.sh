@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+#! `make bench`: builds the release package, gateway and load generator, installs the peers
+#! (bench/package.json), runs every benchmark against them on this machine, and writes
+#! docs/benchmarks.md with its charts. Figures are records, not pass/fail gates.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+. scripts/env.sh
+bash scripts/build-pkg.sh
+cargo build -q --release -p livestate-server -p livestate-loadgen
+if [ ! -f bench/node_modules/.package-lock.json ] || [ bench/package-lock.json -nt bench/node_modules/.package-lock.json ]; then
+  (cd bench && npm ci --no-audit --no-fund --loglevel=error)
+fi
+export NODE_PATH=$PWD/bench/node_modules
+node bench/size.mjs
+node bench/store.mjs
+node bench/latency.mjs
+node bench/fanout.mjs
+node bench/report.mjs
