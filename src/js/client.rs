@@ -96,13 +96,23 @@ struct Inner {
     max_message_size: usize,
     /// Outbox messages: the frame, and the `send` promise's resolve and reject.
     outbox: VecMap<u64, (String, Function, Function)>,
-    callbacks: VecMap<SubId, Function>,
+    callbacks: VecMap<SubId, Sink>,
     status_listeners: Listeners,
     error_listeners: Listeners,
     resync_listeners: Listeners,
     stats: ClientStats,
     /// online, offline and visibilitychange; removed when the client is dropped.
     _page: Vec<EventListener>,
+}
+
+/// Where one subscription's events go.
+#[derive(Clone)]
+pub(crate) enum Sink {
+    /// An app callback, `(data, message)`.
+    Js(Function),
+    /// A `RealtimeStore` on this client: applied in Rust, without a trip through JS and back
+    /// (the hot path of every store update).
+    Store(super::store::StoreHandle),
 }
 
 /// One WebSocket to the gateway, carrying every feature's events.
@@ -344,11 +354,21 @@ impl RealtimeClient {
 
 impl RealtimeClient {
     fn subscribe(&self, feature: &str, scope: Scope, callback: Function) -> Result<Subscription, JsValue> {
+        self.subscribe_sink(feature, scope, Sink::Js(callback))
+    }
+
+    /// Subscribes a store to `feature.entity`.
+    pub(crate) fn subscribe_store(&self, feature: &str, entity: &str, store: super::store::StoreHandle) -> Result<Subscription, JsValue> {
+        check("entity", entity)?;
+        self.subscribe_sink(feature, Scope::Entity(entity.into()), Sink::Store(store))
+    }
+
+    fn subscribe_sink(&self, feature: &str, scope: Scope, sink: Sink) -> Result<Subscription, JsValue> {
         check("feature", feature)?;
         let mut id = 0;
         drive(&self.inner, |me, out| {
             id = me.core.subscribe(feature, scope, out);
-            me.callbacks.insert(id, callback);
+            me.callbacks.insert(id, sink);
         });
         Ok(Subscription { client: Rc::downgrade(&self.inner), id })
     }

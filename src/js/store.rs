@@ -139,7 +139,6 @@ pub(crate) struct StoreInner {
     error: Option<String>,
     invalid_events: u32,
     subscription: Option<Subscription>,
-    on_event: Option<Closure<dyn FnMut(JsValue, JsValue)>>,
     /// A flush is queued as a microtask: events delivered in one go (a batch frame) share it.
     flush_scheduled: bool,
     feature: String,
@@ -164,12 +163,25 @@ impl StoreInner {
         if let Some(off) = self.resync_off.take() {
             let _ = off.call0(&JsValue::NULL);
         }
-        self.on_event = None;
         self.on_resync = None;
     }
 }
 
 type Shared = Rc<RefCell<StoreInner>>;
+
+/// What the client holds for a store it feeds: weak, so the store's owner decides its life.
+#[derive(Clone)]
+pub(crate) struct StoreHandle(Weak<RefCell<StoreInner>>);
+
+impl StoreHandle {
+    /// Applies one routed event; listeners hear of it once the current batch is done.
+    pub(crate) fn deliver(&self, action: &str, data: JsValue, message: &JsValue) {
+        if let Some(rc) = self.0.upgrade() {
+            apply_event(&rc, action, data, Some(message));
+            schedule_flush(&rc);
+        }
+    }
+}
 
 /// See the TypeScript declaration above (written by hand for its generics).
 #[wasm_bindgen(skip_typescript)]
@@ -247,22 +259,12 @@ impl RealtimeStore {
             error: None,
             invalid_events: 0,
             subscription: None,
-            on_event: None,
             flush_scheduled: false,
             feature: feature.to_owned(),
             on_resync: None,
             resync_off: None,
         }));
-        let weak = Rc::downgrade(&inner);
-        let on_event = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |data: JsValue, message: JsValue| {
-            if let Some(rc) = weak.upgrade() {
-                let action = Reflect::get(&message, &"action".into()).ok().and_then(|a| a.as_string()).unwrap_or_default();
-                apply_event(&rc, &action, data, Some(&message));
-                schedule_flush(&rc);
-            }
-        });
-        let callback: Function = on_event.as_ref().unchecked_ref::<Function>().clone();
-        let subscription = client.subscribe_to_entity(feature, entity, callback)?;
+        let subscription = client.subscribe_store(feature, entity, StoreHandle(Rc::downgrade(&inner)))?;
         let weak = Rc::downgrade(&inner);
         let on_resync = Closure::<dyn FnMut(JsValue)>::new(move |f: JsValue| {
             if let Some(rc) = weak.upgrade() {
@@ -275,7 +277,6 @@ impl RealtimeStore {
         {
             let mut me = inner.borrow_mut();
             me.subscription = Some(subscription);
-            me.on_event = Some(on_event);
             me.on_resync = Some(on_resync);
             me.resync_off = Some(resync_off);
         }

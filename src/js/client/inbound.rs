@@ -138,8 +138,15 @@ fn dispatch(rc: &Shared, gen: u32, event: &decode::Event) {
     let data = message.unchecked_ref::<RawFrame>().data();
     let mut delivered = false;
     for id in ids {
-        let Some(f) = rc.borrow().callbacks.get(&id).cloned() else { continue };
+        let Some(sink) = rc.borrow().callbacks.get(&id).cloned() else { continue };
         delivered = true;
+        let f = match sink {
+            Sink::Js(f) => f,
+            Sink::Store(store) => {
+                store.deliver(action, data.clone(), message);
+                continue;
+            }
+        };
         if let Err(e) = f.call2(&JsValue::NULL, &data, message) {
             rc.borrow_mut().stats.callback_errors += 1;
             let event = RealtimeErrorEvent::Callback { event: format!("{feature}.{entity}.{action}"), message: describe(&e) };
