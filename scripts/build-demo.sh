@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 bash scripts/build-pkg.sh "$@" >/dev/null
 tsc -p www
 esbuild www/src/main.ts --bundle --format=esm --target=es2022 --outfile=www/dist/app.js --log-level=warning
+# The bundle holds the package's JS glue, so it ships with the .wasm of the same build.
+cp pkg/livestate_bg.wasm www/dist/
 cd www/angular
 # The example installs pkg/ the way an app would (`"livestate": "file:../../pkg"`, a link), so
 # a rebuilt pkg/ needs no reinstall.

@@ -62,6 +62,8 @@ if [ "${LIVESTATE_SETUP_BROWSER:-1}" = 1 ]; then
   command -v chromedriver >/dev/null && command -v chromium >/dev/null || apt_need chromium chromium-driver
 fi
 command -v node >/dev/null && command -v npm >/dev/null || apt_need nodejs npm
+# Redis for the scale-out tests (the test scripts start and stop their own servers).
+command -v redis-server >/dev/null || apt_need redis-server
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "npm ci"
   npm ci --no-audit --no-fund --loglevel=error

@@ -93,6 +93,11 @@ pub struct Config {
     #[arg(long, env = "LIVESTATE_HISTORY_TTL", default_value_t = 300)]
     pub history_ttl: u64,
 
+    /// Redis URL (`redis://host:6379/0`) to share every feature's stream among several gateway
+    /// nodes; without it the gateway keeps streams in memory (one node).
+    #[arg(long, env = "LIVESTATE_BROKER")]
+    pub broker: Option<String>,
+
     /// Print the JSON Schema of the event message and exit.
     #[arg(long)]
     pub print_schema: bool,

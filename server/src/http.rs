@@ -33,7 +33,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/features/{feature}/clients", get(feature_clients))
         .route("/api/schema", get(|| async { Json(crate::message_schema()) }))
         .route("/metrics", get(metrics))
-        .route("/healthz", get(|| async { "ok" }));
+        .route("/healthz", get(healthz));
     if let Some(dir) = &state.config.pkg_dir {
         app = app.nest_service("/pkg", ServeDir::new(dir));
     }
@@ -127,6 +127,25 @@ async fn publish(
         Err(r) => return r,
     };
     let accepted = events.len();
+    if !state.hub.healthy() {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the broker (Redis) is unreachable; nothing was published, retry later".into(),
+            None,
+        );
+    }
+    if state.hub.has_broker() {
+        // 202 once every event is in Redis; deliveries happen on every node, so not known here.
+        return match state.hub.publish_confirmed(events, &Publisher::system(), std::time::Duration::from_secs(5)).await {
+            Ok(true) => (StatusCode::ACCEPTED, Json(json!({ "accepted": accepted, "delivered": null }))).into_response(),
+            Ok(false) => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the broker (Redis) did not confirm within 5 s; the events may or may not be published".into(),
+                None,
+            ),
+            Err((i, e)) => unknown(Some(i), e),
+        };
+    }
     match state.hub.publish_batch(events, &Publisher::system()) {
         Ok(delivered) => (StatusCode::ACCEPTED, Json(json!({ "accepted": accepted, "delivered": delivered }))).into_response(),
         Err((i, e)) => unknown(Some(i), e),
@@ -193,8 +212,18 @@ async fn feature_clients(
     Json(json!({ "feature": feature, "clients": ids })).into_response()
 }
 
+/// 200 while the node can do its job; 503 while its broker (Redis) is unreachable, so a load
+/// balancer sends new clients elsewhere (connected ones are kept).
+async fn healthz(State(state): State<AppState>) -> Response {
+    if state.hub.healthy() {
+        "ok".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "broker (Redis) unreachable").into_response()
+    }
+}
+
 async fn metrics(State(state): State<AppState>) -> Response {
-    let body = state.hub.metrics().render(&state.hub.subscription_counts());
+    let body = state.hub.metrics().render(&state.hub.subscription_counts(), state.hub.has_broker());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

@@ -69,6 +69,9 @@ struct Stream {
 #[derive(Debug, Default)]
 struct Tables {
     features: HashMap<String, HashMap<u64, Peer>>,
+    /// With a broker: live frames held for a connection while its subscription reads the
+    /// stream's position (and replay) from Redis, by (connection, feature).
+    pending: HashMap<(u64, String), Vec<Utf8Bytes>>,
     conns: HashMap<u64, (String, Peer)>,
     users: HashMap<String, HashSet<u64>>,
     streams: HashMap<String, Stream>,
@@ -91,7 +94,7 @@ impl Default for History {
 }
 
 #[derive(Debug)]
-struct HubInner {
+pub(crate) struct HubInner {
     // A std Mutex: it is never held across an await. Sequence numbers are assigned and frames
     // queued under it, so every subscriber sees one feature's events in sequence order.
     tables: Mutex<Tables>,
@@ -102,6 +105,8 @@ struct HubInner {
     epoch: String,
     /// Bumped by [`Hub::disconnect_all`]; every connection handler watches it.
     resets: tokio::sync::watch::Sender<u64>,
+    /// Redis, when several nodes share the streams; set once, right after construction.
+    broker: std::sync::OnceLock<Arc<crate::broker::Broker>>,
     pub(crate) metrics: Metrics,
 }
 
@@ -112,7 +117,7 @@ impl Default for Hub {
 }
 
 /// A fresh epoch: the start time mixed with the process's random hash seed.
-fn new_epoch() -> String {
+pub(crate) fn new_epoch() -> String {
     use std::hash::BuildHasher;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
     format!("{:016x}", std::collections::hash_map::RandomState::new().hash_one(now))
@@ -128,12 +133,45 @@ impl Hub {
             history,
             epoch: new_epoch(),
             resets: tokio::sync::watch::Sender::new(0),
+            broker: std::sync::OnceLock::new(),
             metrics: Metrics::default(),
         };
         Self { inner: Arc::new(inner) }
     }
 
-    /// The current epoch of every feature's stream.
+    /// A hub whose streams live in Redis at `url`, shared with every node using the same URL.
+    /// Connects in the background (and reconnects); call it inside a Tokio runtime.
+    pub fn with_broker(registry: Registry, history: History, url: &str) -> Result<Self, String> {
+        let hub = Self::new(registry, history);
+        let (broker, tasks) = crate::broker::Broker::new(url, history)?;
+        let _ = hub.inner.broker.set(broker.clone());
+        tasks.spawn(&broker, &hub);
+        Ok(hub)
+    }
+
+    pub(crate) fn broker(&self) -> Option<&Arc<crate::broker::Broker>> {
+        self.inner.broker.get()
+    }
+
+    /// Whether streams are shared through Redis.
+    pub fn has_broker(&self) -> bool {
+        self.broker().is_some()
+    }
+
+    /// False while the broker is configured but unreachable.
+    pub fn healthy(&self) -> bool {
+        self.broker().is_none_or(|b| b.is_up())
+    }
+
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<HubInner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    pub(crate) fn upgrade(weak: &std::sync::Weak<HubInner>) -> Option<Hub> {
+        weak.upgrade().map(|inner| Hub { inner })
+    }
+
+    /// A fresh epoch for a stream that has none (in memory: this process's).
     pub fn epoch(&self) -> &str {
         &self.inner.epoch
     }
@@ -182,7 +220,8 @@ impl Hub {
     pub(crate) fn leave(&self, id: u64, features: impl IntoIterator<Item = String>) {
         let mut t = self.tables();
         for f in features {
-            remove_subscriber(&mut t, &f, id);
+            t.pending.remove(&(id, f.clone()));
+            self.remove_subscriber(&mut t, &f, id);
         }
         if let Some((user, _)) = t.conns.remove(&id) {
             if let Some(set) = t.users.get_mut(&user) {
@@ -215,7 +254,97 @@ impl Hub {
     }
 
     pub(crate) fn unsubscribe(&self, feature: &str, id: u64) {
-        remove_subscriber(&mut self.tables(), feature, id);
+        let mut t = self.tables();
+        t.pending.remove(&(id, feature.to_owned()));
+        self.remove_subscriber(&mut t, feature, id);
+    }
+
+    fn remove_subscriber(&self, t: &mut Tables, feature: &str, id: u64) {
+        if let Some(peers) = t.features.get_mut(feature) {
+            peers.remove(&id);
+            if peers.is_empty() {
+                t.features.remove(feature);
+                if let Some(b) = self.broker() {
+                    b.stop_listening(feature);
+                }
+            }
+        }
+    }
+
+    /// With a broker: subscribes a connection, reading the stream's position and the events
+    /// missed since `from` from Redis. Live frames that arrive meanwhile are held and sent
+    /// after the replay (those the replay already holds are dropped), so nothing falls between
+    /// the two. While Redis is away the subscription still counts: the stream state is `None`,
+    /// and a gap once Redis is back brings the client up to date.
+    pub(crate) async fn subscribe_shared(
+        &self,
+        feature: &str,
+        id: u64,
+        peer: &Peer,
+        from: Option<&Position>,
+    ) -> (Option<Utf8Bytes>, Option<StreamState>) {
+        let broker = self.broker().expect("subscribe_shared needs a broker").clone();
+        {
+            let mut t = self.tables();
+            t.features.entry(feature.to_owned()).or_default().insert(id, peer.clone());
+            t.pending.insert((id, feature.to_owned()), Vec::new());
+        }
+        let position = match broker.listen(feature).await {
+            true => broker.position(self, feature, from.map(|p| p.seq)).await,
+            false => None,
+        };
+        let mut t = self.tables();
+        let held = t.pending.remove(&(id, feature.to_owned())).unwrap_or_default();
+        let Some(position) = position else {
+            for frame in held {
+                self.offer(peer, feature, frame, Priority::Normal);
+            }
+            return (None, None);
+        };
+        let (mut replay, mut recovered) = (None, None);
+        if let Some(from) = from {
+            let missed = position.top.saturating_sub(from.seq);
+            let fresh = position.frames.first().is_none_or(|(at, _)| *at >= broker.oldest_replayable());
+            let ok = from.epoch == position.epoch && from.seq <= position.top && position.frames.len() as u64 == missed && fresh;
+            recovered = Some(ok);
+            if ok && missed > 0 {
+                let frames: Vec<Utf8Bytes> = position.frames.into_iter().map(|(_, f)| f.into()).collect();
+                replay = Some(batch_frame(frames.iter()));
+            }
+        }
+        for frame in held {
+            if frame_seq(&frame).is_some_and(|seq| seq > position.top) {
+                self.offer(peer, feature, frame.clone(), frame_priority(&frame));
+            }
+        }
+        (replay, Some(StreamState { epoch: position.epoch, seq: position.top, recovered }))
+    }
+
+    /// With a broker: a frame from the feature's Redis channel, for this node's subscribers.
+    pub(crate) fn relay_from_broker(&self, feature: &str, frame: String) {
+        let frame: Utf8Bytes = frame.into();
+        let priority = frame_priority(&frame);
+        let mut t = self.tables();
+        let Tables { features, pending, .. } = &mut *t;
+        let Some(peers) = features.get(feature) else { return };
+        let mut queued = 0;
+        for (id, peer) in peers {
+            // Usually nobody is mid-subscribe: no key to build then.
+            let held = if pending.is_empty() { None } else { pending.get_mut(&(*id, feature.to_owned())) };
+            match held {
+                Some(held) => held.push(frame.clone()),
+                None => queued += usize::from(self.offer(peer, feature, frame.clone(), priority)),
+            }
+        }
+        self.inner.metrics.events_out.fetch_add(queued as u64, Ordering::Relaxed);
+    }
+
+    /// Tells every local subscriber of `feature` that it missed events (Redis was away).
+    pub(crate) fn report_gap(&self, feature: &str) {
+        let t = self.tables();
+        for peer in t.features.get(feature).into_iter().flat_map(|p| p.values()) {
+            self.gap(peer, feature);
+        }
     }
 
     /// Connection ids subscribed to `feature` (the seed's `getFeatureClients`).
@@ -262,6 +391,11 @@ impl Hub {
     /// subscriber of its feature. Returns how many connections it was queued to.
     pub fn publish(&self, event: OutgoingEvent<Value>, from: &Publisher) -> Result<usize, Unknown> {
         let mut message = self.stamp(event, from)?;
+        if let Some(broker) = self.broker() {
+            self.inner.metrics.events_in.fetch_add(1, Ordering::Relaxed);
+            broker.enqueue(self, &message.feature.clone(), body_after_brace(&message), None);
+            return Ok(0);
+        }
         let priority = message.meta.priority;
         let mut t = self.tables();
         let text = self.sequence(&mut t, &mut message);
@@ -275,6 +409,10 @@ impl Hub {
     /// connections each was queued to.
     pub fn publish_batch(&self, events: Vec<OutgoingEvent<Value>>, from: &Publisher) -> Result<usize, (usize, Unknown)> {
         let mut groups: Vec<(String, Vec<WebSocketMessage<Value>>)> = Vec::new();
+        if self.broker().is_some() {
+            self.publish_shared(events, from)?;
+            return Ok(0);
+        }
         for (i, event) in events.into_iter().enumerate() {
             let message = self.stamp(event, from).map_err(|e| (i, e))?;
             match groups.iter_mut().find(|(f, _)| *f == message.feature) {
@@ -294,6 +432,45 @@ impl Hub {
             delivered += self.fan_out(&t, &feature, frame, priority) * count;
         }
         Ok(delivered)
+    }
+
+    /// With a broker: queues every event for Redis (each its own frame, numbered by the shared
+    /// stream). The receivers hear once each event is in Redis.
+    fn publish_shared(
+        &self,
+        events: Vec<OutgoingEvent<Value>>,
+        from: &Publisher,
+    ) -> Result<Vec<tokio::sync::oneshot::Receiver<()>>, (usize, Unknown)> {
+        let broker = self.broker().expect("publish_shared needs a broker");
+        let stamped =
+            events.into_iter().enumerate().map(|(i, e)| self.stamp(e, from).map_err(|e| (i, e))).collect::<Result<Vec<_>, _>>()?;
+        let mut receipts = Vec::with_capacity(stamped.len());
+        for message in stamped {
+            self.inner.metrics.events_in.fetch_add(1, Ordering::Relaxed);
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            broker.enqueue(self, &message.feature.clone(), body_after_brace(&message), Some(tx));
+            receipts.push(rx);
+        }
+        Ok(receipts)
+    }
+
+    /// With a broker: publishes and waits until every event is in Redis (false after `wait`).
+    pub(crate) async fn publish_confirmed(
+        &self,
+        events: Vec<OutgoingEvent<Value>>,
+        from: &Publisher,
+        wait: Duration,
+    ) -> Result<bool, (usize, Unknown)> {
+        let receipts = self.publish_shared(events, from)?;
+        let all = async {
+            for r in receipts {
+                if r.await.is_err() {
+                    return false;
+                }
+            }
+            true
+        };
+        Ok(tokio::time::timeout(wait, all).await.unwrap_or(false))
     }
 
     /// Gives an event the next sequence number of its feature and keeps its frame for replay.
@@ -395,12 +572,18 @@ fn batch_frame<'a>(events: impl Iterator<Item = &'a Utf8Bytes>) -> Utf8Bytes {
     out.into()
 }
 
-fn remove_subscriber(t: &mut Tables, feature: &str, id: u64) {
-    if let Some(peers) = t.features.get_mut(feature) {
-        peers.remove(&id);
-        if peers.is_empty() {
-            t.features.remove(feature);
-        }
+/// The sequence number of a frame made by the broker's publish script (`{"type":"event","seq":N,...`).
+fn frame_seq(frame: &str) -> Option<u64> {
+    let rest = frame.strip_prefix(r#"{"type":"event","seq":"#)?;
+    rest[..rest.find(',')?].parse().ok()
+}
+
+/// An event frame's priority, read without parsing the rest of it.
+fn frame_priority(frame: &str) -> Priority {
+    if frame.contains(r#""priority":"low""#) {
+        Priority::Low
+    } else {
+        Priority::Normal
     }
 }
 
@@ -416,4 +599,11 @@ fn rank(p: Priority) -> u8 {
 /// Serialises a frame once for every subscriber.
 pub(crate) fn encode(frame: &ServerFrame<Value>) -> Utf8Bytes {
     serde_json::to_string(frame).expect("a serde_json::Value always serialises").into()
+}
+
+/// A message's JSON without its opening brace: the broker's script writes the envelope's
+/// `type`, `seq` and `epoch` in front of it.
+fn body_after_brace(message: &WebSocketMessage<Value>) -> String {
+    let json = serde_json::to_string(message).expect("a serde_json::Value always serialises");
+    json[1..].to_owned()
 }

@@ -4,6 +4,7 @@
 //! - [`Config`]: settings from the seed's environment variables and flags.
 //! - [`Registry`]: the features, entities and actions events may name.
 //! - [`Hub`]: connections, subscriptions per feature, fan-out (serialise once, queue everywhere).
+//! - `broker`: with `--broker redis://…`, every feature's stream lives in Redis, shared by nodes.
 //! - [`EventService`]: the Rust API for backends (emit, batches, targeting).
 //! - `auth` (JWT), `origin` (allow-list), `metrics` (Prometheus counters).
 //! - `ws`: one handler per browser connection; `http`: the routes.
@@ -14,6 +15,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod auth;
+mod broker;
 mod config;
 mod http;
 mod hub;
@@ -90,14 +92,18 @@ pub async fn serve_with(
         .await
 }
 
-/// Builds the hub for a configuration: the registry from its file, or the built-in one.
+/// Builds the hub for a configuration: the registry from its file, or the built-in one, and
+/// Redis when `--broker` is set (call it inside a Tokio runtime then).
 pub fn hub_for(config: &Config) -> Result<Hub, String> {
     let registry = match &config.features_file {
         Some(path) => Registry::load(path)?,
         None => Registry::default(),
     };
     let history = History { size: config.history_size, ttl: std::time::Duration::from_secs(config.history_ttl) };
-    Ok(Hub::new(registry, history))
+    match &config.broker {
+        Some(url) => Hub::with_broker(registry, history, url),
+        None => Ok(Hub::new(registry, history)),
+    }
 }
 
 /// Decodes one client text frame as the gateway does (exposed for the fuzz targets).

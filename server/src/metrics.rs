@@ -2,7 +2,7 @@
 //! relaxed increment, and nothing is allocated until a scrape.
 
 use std::fmt::Write;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 
 /// Why events or connections were dropped or refused.
 #[derive(Clone, Copy, Debug)]
@@ -21,9 +21,11 @@ pub(crate) enum Drop {
     UserLimit,
     /// A client message over the size limit.
     TooBig,
+    /// An event not published because too many were already waiting for Redis.
+    Broker,
 }
 
-const DROP_NAMES: [&str; 7] = ["low_priority", "slow_consumer", "rate_limited", "origin", "full", "user_limit", "too_big"];
+const DROP_NAMES: [&str; 8] = ["low_priority", "slow_consumer", "rate_limited", "origin", "full", "user_limit", "too_big", "broker"];
 
 /// Gateway-wide counters.
 #[derive(Debug, Default)]
@@ -33,7 +35,9 @@ pub(crate) struct Metrics {
     pub(crate) events_in: AtomicU64,
     pub(crate) events_out: AtomicU64,
     pub(crate) auth_failures: AtomicU64,
-    drops: [AtomicU64; 7],
+    /// With `--broker`: whether Redis answered last time (rendered only then).
+    pub(crate) broker_up: AtomicBool,
+    drops: [AtomicU64; 8],
 }
 
 impl Metrics {
@@ -42,7 +46,7 @@ impl Metrics {
     }
 
     /// The Prometheus exposition; `subscriptions` is (feature, subscriber count).
-    pub(crate) fn render(&self, subscriptions: &[(String, usize)]) -> String {
+    pub(crate) fn render(&self, subscriptions: &[(String, usize)], broker: bool) -> String {
         let mut out = String::new();
         let mut counter = |name: &str, help: &str, kind: &str, value: String| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
@@ -67,6 +71,14 @@ impl Metrics {
             "counter",
             self.auth_failures.load(Relaxed).to_string(),
         );
+        if broker {
+            counter(
+                "livestate_broker_up",
+                "1 while Redis answers, 0 while it is unreachable.",
+                "gauge",
+                u8::from(self.broker_up.load(Relaxed)).to_string(),
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP livestate_drops_total Events dropped or connections refused, by reason.\n# TYPE livestate_drops_total counter"

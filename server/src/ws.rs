@@ -149,7 +149,7 @@ impl Handler {
                                 self.state.hub.metrics().drop(Drop::RateLimited);
                                 return close(codes::RATE_LIMITED, "too many messages");
                             }
-                            match self.on_text(&t) {
+                            match self.on_text(&t).await {
                                 Ok(replies) => replies,
                                 Err(exit) => return exit,
                             }
@@ -213,7 +213,7 @@ impl Handler {
     }
 
     /// Handles one client frame: the replies to send, or why to close.
-    fn on_text(&mut self, raw: &str) -> Result<Vec<Message>, Exit> {
+    async fn on_text(&mut self, raw: &str) -> Result<Vec<Message>, Exit> {
         let frame = match crate::parse_client_frame(raw) {
             Ok(f) => f,
             Err(e) => return Ok(vec![error(codes::error::BAD_FRAME, &e, None)]),
@@ -221,7 +221,7 @@ impl Handler {
         Ok(match frame {
             ClientFrame::Pong {} => vec![],
             ClientFrame::Auth { token } => self.reauthenticate(&token)?,
-            ClientFrame::Subscribe { features, positions } => self.subscribe(features, &positions),
+            ClientFrame::Subscribe { features, positions } => self.subscribe(features, &positions).await,
             ClientFrame::Unsubscribe { features } => {
                 for f in &features {
                     if self.features.remove(f) {
@@ -260,7 +260,7 @@ impl Handler {
 
     /// Each refused feature gets its own error; the others are subscribed, and the events
     /// missed since a given position are replayed before the `subscribed` reply.
-    fn subscribe(&mut self, features: Vec<String>, positions: &BTreeMap<String, Position>) -> Vec<Message> {
+    async fn subscribe(&mut self, features: Vec<String>, positions: &BTreeMap<String, Position>) -> Vec<Message> {
         let mut replies = Vec::new();
         let mut streams = BTreeMap::new();
         let mut ok = Vec::with_capacity(features.len());
@@ -279,9 +279,16 @@ impl Handler {
                 continue;
             }
             self.features.insert(f.clone());
-            let (replay, stream) = self.state.hub.subscribe(&f, self.id, &self.peer, positions.get(&f));
+            let (replay, stream) = if self.state.hub.has_broker() {
+                self.state.hub.subscribe_shared(&f, self.id, &self.peer, positions.get(&f)).await
+            } else {
+                let (replay, stream) = self.state.hub.subscribe(&f, self.id, &self.peer, positions.get(&f));
+                (replay, Some(stream))
+            };
             replies.extend(replay.map(Message::Text));
-            streams.insert(f.clone(), stream);
+            if let Some(stream) = stream {
+                streams.insert(f.clone(), stream);
+            }
             ok.push(f);
         }
         if !ok.is_empty() {

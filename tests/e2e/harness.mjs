@@ -1,13 +1,14 @@
 // Starts the real demo binary (gateway + demo backend) on loopback and headless Chromium, for the
 // end-to-end tests and for scripts/screenshots.mjs.
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { chromium } from 'playwright-core';
 
 /** Starts livestate-demo serving www/, pkg/ and the Angular build; resolves once /healthz answers. */
-export async function startDemo({ port, bin = process.env.DEMO_BIN ?? 'target/debug/livestate-demo', activityRate = 0 }) {
+export async function startDemo({ port, bin = process.env.DEMO_BIN ?? 'target/debug/livestate-demo', activityRate = 0, args = [] }) {
   const server = spawn(bin, [
     '--port', String(port), '--host', '127.0.0.1', '--activity-rate', String(activityRate), '--heartbeat-interval', '1000',
-    '--static-dir', 'www', '--pkg-dir', 'pkg', '--angular-dir', 'www/angular/dist/browser',
+    '--static-dir', 'www', '--pkg-dir', 'pkg', '--angular-dir', 'www/angular/dist/browser', ...args,
   ], { stdio: ['ignore', 'inherit', 'inherit'] });
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 300; i++) {
@@ -23,10 +24,10 @@ export async function startDemo({ port, bin = process.env.DEMO_BIN ?? 'target/de
 
 /** Headless Chromium from the system (playwright cannot download one here), with the flags a
  *  root container and a closed network need. */
-export function launchBrowser() {
+export function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--no-first-run', ...extraArgs],
   });
 }
 
@@ -35,4 +36,23 @@ export async function edit(page, id, name, value) {
   const input = page.locator(`tr[data-id="${id}"] [name="${name}"]`);
   await input.fill(String(value));
   await input.press('Enter');
+}
+
+/** A throw-away redis-server on `port` without persistence; resolves once it accepts connections. */
+export async function startRedis(port) {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
+    if (await canConnect(port)) return { stop: () => new Promise((r) => { child.once('exit', r); child.kill(); }) };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill();
+  throw new Error('redis-server did not start');
+}
+
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => { socket.end(); resolve(true); });
+    socket.on('error', () => resolve(false));
+  });
 }

@@ -10,7 +10,7 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getEleme
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 const money = (n: unknown) => `$${Number(n).toFixed(2)}`;
 
-await init({ module_or_path: '/pkg/livestate_bg.wasm' });
+await init({ module_or_path: '/dist/livestate_bg.wasm' }); // copied beside the bundle by scripts/build-demo.sh
 const client = new RealtimeClient({ url: '/ws', maxReconnectAttempts: Infinity, backoff: { min: 300, max: 3000 } });
 
 function note(text: string, kind = '') {

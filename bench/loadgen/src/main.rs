@@ -13,7 +13,8 @@ use tokio::net::TcpStream;
 
 #[derive(Parser)]
 struct Args {
-    /// Gateway host:port.
+    /// Gateway host:port; several, comma-separated, spread the subscribers over them (the
+    /// publisher uses the first).
     #[arg(long, default_value = "127.0.0.1:3333")]
     addr: String,
     /// Subscribers to open.
@@ -31,6 +32,9 @@ struct Args {
     /// Events per HTTP request.
     #[arg(long, default_value_t = 1)]
     batch: usize,
+    /// Publishing connections, each sending its next request when the last one is answered.
+    #[arg(long, default_value_t = 4)]
+    publishers: usize,
 }
 
 struct Shared {
@@ -188,8 +192,9 @@ async fn main() {
     local
         .run_until(async move {
             let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(args.connections.max(1));
+            let addrs: Vec<String> = args.addr.split(',').map(str::to_owned).collect();
             for i in 0..args.connections {
-                tokio::task::spawn_local(subscriber(args.addr.clone(), args.feature.clone(), shared.clone(), ready_tx.clone()));
+                tokio::task::spawn_local(subscriber(addrs[i % addrs.len()].clone(), args.feature.clone(), shared.clone(), ready_tx.clone()));
                 if i % 100 == 99 {
                     tokio::task::yield_now().await; // let the gateway accept in step
                 }
@@ -212,37 +217,53 @@ async fn main() {
                 while stdin.read(&mut sink).await.map(|n| n > 0).unwrap_or(false) {}
                 return;
             }
-            let mut publisher = Publisher { stream: TcpStream::connect(&args.addr).await.expect("publish connection"), addr: args.addr.clone(), buf: vec![] };
-            publisher.stream.set_nodelay(true).ok();
             let n = args.connections as u64;
-            let mut sent = 0u64;
+            let sent = Rc::new(Cell::new(0u64));
+            let mut publishers = Vec::new();
+            for _ in 0..args.publishers {
+                let stream = TcpStream::connect(&addrs[0]).await.expect("publish connection");
+                stream.set_nodelay(true).ok();
+                publishers.push(Rc::new(RefCell::new(Publisher { stream, addr: addrs[0].clone(), buf: vec![] })));
+            }
             // A short warm-up, then the measured run.
             for (measure, seconds) in [(false, 1.0f64.min(args.seconds)), (true, args.seconds)] {
                 shared.measuring.set(measure);
-                let (begin, delivered0, sent0) = (Instant::now(), shared.delivered.get(), sent);
-                while begin.elapsed().as_secs_f64() < seconds {
-                    // Keep at most `window` events not yet delivered everywhere.
-                    if sent * n > shared.delivered.get() + args.window * n {
-                        tokio::task::yield_now().await;
-                        continue;
-                    }
-                    let mut body = String::from("[");
-                    for k in 0..args.batch {
-                        let t = shared.start.elapsed().as_micros();
-                        if k > 0 {
-                            body.push(',');
+                let (begin, delivered0, sent0) = (Instant::now(), shared.delivered.get(), sent.get());
+                let mut running = Vec::new();
+                for publisher in &publishers {
+                    let (publisher, sent, shared, feature) = (publisher.clone(), sent.clone(), shared.clone(), args.feature.clone());
+                    let (window, batch) = (args.window, args.batch);
+                    running.push(tokio::task::spawn_local(async move {
+                        let mut publisher = publisher.borrow_mut();
+                        while begin.elapsed().as_secs_f64() < seconds {
+                            // Keep at most `window` events not yet delivered everywhere.
+                            if sent.get() * n > shared.delivered.get() + window * n {
+                                tokio::task::yield_now().await;
+                                continue;
+                            }
+                            let mut body = String::from("[");
+                            for k in 0..batch {
+                                let t = shared.start.elapsed().as_micros();
+                                if k > 0 {
+                                    body.push(',');
+                                }
+                                let i = sent.get();
+                                body.push_str(&format!(
+                                    r#"{{"feature":"{feature}","entity":"product","action":"updated","data":{{"id":"p-{}","price":12.5,"stock":{},"t":{t}}}}}"#,
+                                    i % 1000,
+                                    i % 97
+                                ));
+                                sent.set(i + 1);
+                            }
+                            body.push(']');
+                            publisher.post(&body).await;
                         }
-                        body.push_str(&format!(
-                            r#"{{"feature":"{}","entity":"product","action":"updated","data":{{"id":"p-{}","price":12.5,"stock":{},"t":{t}}}}}"#,
-                            args.feature,
-                            sent % 1000,
-                            sent % 97
-                        ));
-                        sent += 1;
-                    }
-                    body.push(']');
-                    publisher.post(&body).await;
+                    }));
                 }
+                for task in running {
+                    task.await.expect("publisher");
+                }
+                let sent = sent.get();
                 // Let what was sent arrive (or give up after 10 s), then count.
                 let drain = Instant::now();
                 while shared.delivered.get() < sent * n && drain.elapsed() < Duration::from_secs(10) {

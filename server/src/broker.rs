@@ -1,0 +1,392 @@
+//! Scale-out over Redis (`--broker redis://…`). Each feature is one stream shared by every node:
+//! a Lua script assigns the next sequence number, appends the frame to a capped Redis Stream
+//! (history by count and TTL) and publishes it on the feature's channel, atomically (the model
+//! is Centrifugo's `broker_history_add_stream.lua`). The epoch lives in Redis beside the
+//! sequence number, so it survives node restarts and changes only when Redis loses the stream.
+//! Each node subscribes to the channels of the features its own clients want, and relays them.
+//! Losing Redis never closes a client: the node reports itself unhealthy, retries with
+//! backoff, and when Redis is back tells its clients they have a gap, so they recover.
+
+use crate::hub::{History, Hub};
+use crate::metrics::Drop;
+use futures_util::StreamExt;
+use redis::aio::MultiplexedConnection;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// Publishes one event. KEYS: meta hash, stream. ARGV: the message JSON after its opening
+/// brace, MAXLEN, stream TTL (s), channel, an epoch to use if there is none, now (ms), meta TTL (s).
+const PUBLISH: &str = r#"
+local epoch = redis.call('HGET', KEYS[1], 'e')
+if not epoch then
+  epoch = ARGV[5]
+  redis.call('HSET', KEYS[1], 'e', epoch)
+end
+local seq = redis.call('HINCRBY', KEYS[1], 's', 1)
+if seq == 1 then redis.call('DEL', KEYS[2]) end
+local frame = '{"type":"event","seq":' .. seq .. ',"epoch":"' .. epoch .. '",' .. ARGV[1]
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], seq .. '-1', 't', ARGV[6], 'd', frame)
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[7])
+redis.call('PUBLISH', ARGV[4], frame)
+return seq
+"#;
+
+/// A stream's position, and the frames after `from` when asked. KEYS: meta hash, stream. ARGV:
+/// an epoch to use if there is none, meta TTL (s), from (-1 for none), most entries to return.
+/// Returns {epoch, top, t1, frame1, t2, frame2, ...}.
+const POSITION: &str = r#"
+local epoch = redis.call('HGET', KEYS[1], 'e')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('HSET', KEYS[1], 'e', epoch)
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+local top = tonumber(redis.call('HGET', KEYS[1], 's') or '0')
+local out = {epoch, top}
+local from = tonumber(ARGV[3])
+if from >= 0 and from < top then
+  local entries = redis.call('XRANGE', KEYS[2], (from + 1) .. '-0', '+', 'COUNT', ARGV[4])
+  for _, entry in ipairs(entries) do
+    local fields = entry[2]
+    local t, d
+    for i = 1, #fields, 2 do
+      if fields[i] == 't' then t = fields[i + 1] elseif fields[i] == 'd' then d = fields[i + 1] end
+    end
+    table.insert(out, t)
+    table.insert(out, d)
+  end
+end
+return out
+"#;
+
+/// How long a feature's epoch and sequence number outlive its last event.
+const META_TTL_SECS: u64 = 7 * 24 * 3600;
+/// Events waiting for Redis; beyond this, new ones are dropped and counted.
+const QUEUE: usize = 10_000;
+
+fn meta_key(feature: &str) -> String {
+    format!("livestate:{{{feature}}}:meta")
+}
+fn stream_key(feature: &str) -> String {
+    format!("livestate:{{{feature}}}:stream")
+}
+fn channel(feature: &str) -> String {
+    format!("livestate:{{{feature}}}:events")
+}
+fn feature_of(channel: &str) -> Option<&str> {
+    channel.strip_prefix("livestate:{")?.strip_suffix("}:events")
+}
+
+/// A stream's position as Redis holds it, with the frames after the asked position.
+pub(crate) struct Position {
+    pub(crate) epoch: String,
+    pub(crate) top: u64,
+    /// (stored at, ms since the Unix epoch; frame)
+    pub(crate) frames: Vec<(u64, String)>,
+}
+
+/// One event to publish: feature, body, and who waits for it to be in Redis.
+type Job = (String, String, Option<oneshot::Sender<()>>);
+
+enum Control {
+    Subscribe(String, oneshot::Sender<()>),
+    Unsubscribe(String),
+}
+
+/// The Redis side of a hub.
+pub(crate) struct Broker {
+    client: redis::Client,
+    conn: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    up: AtomicBool,
+    history: History,
+    jobs: mpsc::Sender<Job>,
+    control: mpsc::UnboundedSender<Control>,
+    /// Features whose channel this node listens to.
+    channels: Mutex<HashSet<String>>,
+    publish: redis::Script,
+    position: redis::Script,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker").field("up", &self.up.load(Ordering::Relaxed)).finish_non_exhaustive()
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis() as u64
+}
+
+impl Broker {
+    /// Checks the URL; the connection itself is made (and remade) in the background.
+    pub(crate) fn new(url: &str, history: History) -> Result<(Arc<Self>, BrokerTasks), String> {
+        let client = redis::Client::open(url).map_err(|e| format!("--broker {url:?}: {e}"))?;
+        let (jobs, jobs_rx) = mpsc::channel(QUEUE);
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let broker = Arc::new(Broker {
+            client,
+            conn: tokio::sync::Mutex::new(None),
+            up: AtomicBool::new(false),
+            history,
+            jobs,
+            control,
+            channels: Mutex::default(),
+            publish: redis::Script::new(PUBLISH),
+            position: redis::Script::new(POSITION),
+        });
+        Ok((broker, BrokerTasks { jobs: jobs_rx, control: control_rx }))
+    }
+
+    /// Whether Redis answered the last time it was asked.
+    pub(crate) fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    fn set_up(&self, up: bool, hub: &Hub) {
+        if self.up.swap(up, Ordering::Relaxed) != up {
+            hub.metrics().broker_up.store(up, Ordering::Relaxed);
+            if up {
+                tracing::info!("broker: connected to Redis");
+            } else {
+                tracing::warn!("broker: Redis unreachable; retrying");
+            }
+        }
+    }
+
+    /// Queues one event for publishing (in order). `body` is the message JSON after its `{`;
+    /// `done` hears once the event is in Redis (and is dropped if it never gets there).
+    pub(crate) fn enqueue(&self, hub: &Hub, feature: &str, body: String, done: Option<oneshot::Sender<()>>) -> bool {
+        if self.jobs.try_send((feature.to_owned(), body, done)).is_err() {
+            hub.metrics().drop(Drop::Broker);
+            return false;
+        }
+        true
+    }
+
+    /// A connection for commands, made on first use and after a failure.
+    async fn connection(&self) -> redis::RedisResult<MultiplexedConnection> {
+        let mut slot = self.conn.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let c = self.client.get_multiplexed_async_connection().await?;
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    async fn forget_connection(&self) {
+        *self.conn.lock().await = None;
+    }
+
+    /// Makes sure this node listens to `feature`'s channel, so that nothing published after
+    /// this returns is missed. Times out (false) while Redis is away.
+    pub(crate) async fn listen(&self, feature: &str) -> bool {
+        // Always through the listener task, even when already listening: a pending unsubscribe
+        // of the same feature (its last subscriber just left) is then undone in order.
+        let (tx, rx) = oneshot::channel();
+        if self.control.send(Control::Subscribe(feature.to_owned(), tx)).is_err() {
+            return false;
+        }
+        tokio::time::timeout(Duration::from_secs(2), rx).await.is_ok_and(|r| r.is_ok())
+    }
+
+    /// Stops listening to `feature` (its last local subscriber left).
+    pub(crate) fn stop_listening(&self, feature: &str) {
+        let _ = self.control.send(Control::Unsubscribe(feature.to_owned()));
+    }
+
+    /// The stream's epoch and top sequence number, and the frames after `from` (at most the
+    /// history size), read atomically.
+    pub(crate) async fn position(&self, hub: &Hub, feature: &str, from: Option<u64>) -> Option<Position> {
+        let result: redis::RedisResult<Vec<redis::Value>> = async {
+            let mut conn = self.connection().await?;
+            self.position
+                .key(meta_key(feature))
+                .key(stream_key(feature))
+                .arg(crate::hub::new_epoch())
+                .arg(META_TTL_SECS)
+                .arg(from.map_or(-1, |f| f as i64))
+                .arg(self.history.size)
+                .invoke_async(&mut conn)
+                .await
+        }
+        .await;
+        match result {
+            Ok(values) => {
+                self.set_up(true, hub);
+                let mut it = values.into_iter();
+                let epoch: String = redis::from_redis_value(it.next()?).ok()?;
+                let top: u64 = redis::from_redis_value(it.next()?).ok()?;
+                let mut frames = Vec::new();
+                while let (Some(t), Some(d)) = (it.next(), it.next()) {
+                    frames.push((redis::from_redis_value::<u64>(t).ok()?, redis::from_redis_value::<String>(d).ok()?));
+                }
+                Some(Position { epoch, top, frames })
+            }
+            Err(e) => {
+                tracing::debug!("broker: position of {feature}: {e}");
+                self.forget_connection().await;
+                self.set_up(false, hub);
+                None
+            }
+        }
+    }
+
+    /// The oldest time (ms since the Unix epoch) an event may have been stored at to be replayed.
+    pub(crate) fn oldest_replayable(&self) -> u64 {
+        now_ms().saturating_sub(self.history.ttl.as_millis() as u64)
+    }
+}
+
+/// The background work of a broker, started by [`BrokerTasks::spawn`]. The tasks hold the hub
+/// and the broker weakly: they end when the hub is dropped.
+pub(crate) struct BrokerTasks {
+    jobs: mpsc::Receiver<Job>,
+    control: mpsc::UnboundedReceiver<Control>,
+}
+
+impl BrokerTasks {
+    /// Starts the publisher and the channel listener. They hold the hub weakly and end with it.
+    pub(crate) fn spawn(self, broker: &Arc<Broker>, hub: &Hub) {
+        tokio::spawn(publisher(Arc::downgrade(broker), hub.downgrade(), self.jobs));
+        tokio::spawn(listener(Arc::downgrade(broker), hub.downgrade(), self.control));
+    }
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis((100u64 << attempt.min(5)).min(3000))
+}
+
+/// Publishes queued events in order, a pipeline of up to 64 at a time, retrying with backoff
+/// while Redis is away (a batch that failed half-way may then be published twice).
+async fn publisher(broker: Weak<Broker>, hub: Weak<crate::hub::HubInner>, mut jobs: mpsc::Receiver<Job>) {
+    let mut batch = Vec::new();
+    while jobs.recv_many(&mut batch, 64).await > 0 {
+        let mut attempt = 0;
+        loop {
+            let (Some(hub), Some(broker)) = (Hub::upgrade(&hub), broker.upgrade()) else { return };
+            let result: redis::RedisResult<()> = async {
+                let mut conn = broker.connection().await?;
+                // Load the script (again after a Redis restart), then EVALSHA in one pipeline.
+                let _: String = redis::cmd("SCRIPT").arg("LOAD").arg(PUBLISH).query_async(&mut conn).await?;
+                let mut pipe = redis::pipe();
+                let now = now_ms();
+                for (feature, body, _) in &batch {
+                    pipe.cmd("EVALSHA")
+                        .arg(broker.publish.get_hash())
+                        .arg(2)
+                        .arg(meta_key(feature))
+                        .arg(stream_key(feature))
+                        .arg(body)
+                        .arg(broker.history.size)
+                        .arg(broker.history.ttl.as_secs().max(1))
+                        .arg(channel(feature))
+                        .arg(crate::hub::new_epoch())
+                        .arg(now)
+                        .arg(META_TTL_SECS)
+                        .ignore();
+                }
+                pipe.query_async(&mut conn).await
+            }
+            .await;
+            match result {
+                Ok(()) => {
+                    broker.set_up(true, &hub);
+                    for (_, _, done) in batch.drain(..) {
+                        if let Some(done) = done {
+                            let _ = done.send(());
+                        }
+                    }
+                    break;
+                }
+                Err(e) => {
+                    tracing::debug!("broker: publish failed: {e}");
+                    broker.forget_connection().await;
+                    broker.set_up(false, &hub);
+                    drop((hub, broker));
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+            }
+        }
+        batch.clear();
+    }
+}
+
+/// Listens to the channels of the features local clients subscribe to and relays their frames.
+/// After a lost connection it listens again and reports a gap for every such feature.
+async fn listener(weak: Weak<Broker>, hub: Weak<crate::hub::HubInner>, mut control: mpsc::UnboundedReceiver<Control>) {
+    let mut attempt = 0;
+    let mut lost = false;
+    loop {
+        let (Some(strong), Some(broker)) = (Hub::upgrade(&hub), weak.upgrade()) else { return };
+        let (mut sink, mut stream) = match broker.client.get_async_pubsub().await {
+            Ok(pubsub) => pubsub.split(),
+            Err(e) => {
+                tracing::debug!("broker: pubsub connection failed: {e}");
+                broker.set_up(false, &strong);
+                lost = true;
+                drop((strong, broker));
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+                continue;
+            }
+        };
+        let features: Vec<String> = broker.channels.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
+        let mut ok = true;
+        for f in &features {
+            ok &= sink.subscribe(channel(f)).await.is_ok();
+        }
+        if !ok {
+            continue;
+        }
+        attempt = 0;
+        broker.set_up(true, &strong);
+        if std::mem::take(&mut lost) {
+            // Events published while we were away never reached our clients.
+            for f in &features {
+                strong.report_gap(f);
+            }
+        }
+        drop((strong, broker));
+        loop {
+            tokio::select! {
+                msg = stream.next() => {
+                    let Some(msg) = msg else { break };
+                    let Some(hub) = Hub::upgrade(&hub) else { return };
+                    let name = msg.get_channel_name().to_owned();
+                    if let (Some(feature), Ok(frame)) = (feature_of(&name), msg.get_payload::<String>()) {
+                        hub.relay_from_broker(feature, frame);
+                    }
+                }
+                ctl = control.recv() => match ctl {
+                    None => return,
+                    Some(Control::Subscribe(feature, done)) => {
+                        if sink.subscribe(channel(&feature)).await.is_err() {
+                            break;
+                        }
+                        let Some(broker) = weak.upgrade() else { return };
+                        broker.channels.lock().unwrap_or_else(|e| e.into_inner()).insert(feature);
+                        let _ = done.send(());
+                    }
+                    Some(Control::Unsubscribe(feature)) => {
+                        let Some(broker) = weak.upgrade() else { return };
+                        broker.channels.lock().unwrap_or_else(|e| e.into_inner()).remove(&feature);
+                        if sink.unsubscribe(channel(&feature)).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        lost = true;
+        if let (Some(hub), Some(broker)) = (Hub::upgrade(&hub), weak.upgrade()) {
+            broker.forget_connection().await;
+            broker.set_up(false, &hub);
+        }
+    }
+}
