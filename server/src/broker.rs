@@ -202,19 +202,12 @@ impl Broker {
     /// The stream's epoch and top sequence number, and the frames after `from` (at most the
     /// history size), read atomically.
     pub(crate) async fn position(&self, hub: &Hub, feature: &str, from: Option<u64>) -> Option<Position> {
-        let result: redis::RedisResult<Vec<redis::Value>> = async {
-            let mut conn = self.connection().await?;
-            self.position
-                .key(meta_key(feature))
-                .key(stream_key(feature))
-                .arg(crate::hub::new_epoch())
-                .arg(META_TTL_SECS)
-                .arg(from.map_or(-1, |f| f as i64))
-                .arg(self.history.size)
-                .invoke_async(&mut conn)
-                .await
+        // A second try on a fresh connection: after a Redis restart the cached one is dead.
+        let mut result = self.read_position(feature, from).await;
+        if result.is_err() {
+            self.forget_connection().await;
+            result = self.read_position(feature, from).await;
         }
-        .await;
         match result {
             Ok(values) => {
                 self.set_up(true, hub);
@@ -234,6 +227,19 @@ impl Broker {
                 None
             }
         }
+    }
+
+    async fn read_position(&self, feature: &str, from: Option<u64>) -> redis::RedisResult<Vec<redis::Value>> {
+        let mut conn = self.connection().await?;
+        self.position
+            .key(meta_key(feature))
+            .key(stream_key(feature))
+            .arg(crate::hub::new_epoch())
+            .arg(META_TTL_SECS)
+            .arg(from.map_or(-1, |f| f as i64))
+            .arg(self.history.size)
+            .invoke_async(&mut conn)
+            .await
     }
 
     /// The oldest time (ms since the Unix epoch) an event may have been stored at to be replayed.

@@ -59,7 +59,13 @@ test('restarting Redis makes the page resync, converge with the backend and foll
 
   await rest('PATCH', 'rbac/role/role-3', { name: 'Live again' });
   await nameIs(page, 'role-3', 'Live again');
-  for (const role of await rest('GET', 'rbac/role')) await nameIs(page, role.id, role.name);
+  const roles = await rest('GET', 'rbac/role');
+  try {
+    for (const role of roles) await nameIs(page, role.id, role.name);
+  } catch (e) {
+    const shown = await page.evaluate(() => [...document.querySelectorAll('#panel-rbac-role tr')].map((tr) => `${tr.dataset.id}=${tr.querySelector('[name=name]')?.value}`));
+    throw new Error(`the page shows ${shown.join(', ')}; the backend has ${roles.map((r) => `${r.id}=${r.name}`).join(', ')}`);
+  }
   assert.deepEqual(errors, []);
   await page.close();
 });
