@@ -5,7 +5,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { launchBrowser, serveStatic } from './lib.mjs';
 
 const SIZES = (process.env.BENCH_STORE_SIZES ?? '100,1000,10000,100000').split(',').map(Number);
-const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
 const VARIANTS = { a: 'livestate RealtimeStore', r: 'livestate client routing only (no store)', b: 'seed design (RxJS + signal + items.map)', c: '@ngrx/signals withEntities', d: 'JSON.parse alone (floor)' };
 
 mkdirSync('target/bench', { recursive: true });
@@ -19,21 +19,24 @@ const browser = await launchBrowser(['--js-flags=--expose-gc', '--enable-precise
 const results = [];
 try {
   for (const size of SIZES) {
-    for (const [variant, name] of Object.entries(VARIANTS)) {
-      // Each run on a fresh page; the median of REPEATS runs is kept.
-      const runs = [];
-      for (let i = 0; i < REPEATS; i++) {
+    // Variants interleaved within each repeat, so a slow spell of this machine hits them all;
+    // each run on a fresh page, and the median of REPEATS runs is kept.
+    const runs = Object.fromEntries(Object.keys(VARIANTS).map((v) => [v, []]));
+    for (let i = 0; i < REPEATS; i++) {
+      for (const variant of Object.keys(VARIANTS)) {
         const page = await browser.newPage();
         page.on('pageerror', (e) => console.error(`${variant}/${size}: ${e.message}`));
         await page.goto(`${server.base}/index.html?variant=${variant}&size=${size}`);
         await page.waitForFunction(() => 'run' in window);
-        runs.push(await page.evaluate(() => window.run()));
+        runs[variant].push(await page.evaluate(() => window.run()));
         await page.close();
       }
-      runs.sort((x, y) => x.eventsPerSec - y.eventsPerSec);
-      const r = runs[Math.floor(runs.length / 2)];
-      results.push({ ...r, name, repeats: REPEATS, runs: runs.map((x) => Math.round(x.eventsPerSec)) });
-      console.log(`store ${String(size).padStart(6)} items  ${name.padEnd(42)} ${Math.round(r.eventsPerSec).toLocaleString('en').padStart(11)} events/s  (${r.events} events, ${r.frameBytes.toFixed(0)} B/frame)`);
+    }
+    for (const [variant, name] of Object.entries(VARIANTS)) {
+      const sorted = runs[variant].sort((x, y) => x.eventsPerSec - y.eventsPerSec);
+      const r = sorted[Math.floor(sorted.length / 2)];
+      results.push({ ...r, name, repeats: REPEATS, runs: sorted.map((x) => Math.round(x.eventsPerSec)) });
+      console.log(`store ${String(size).padStart(6)} items  ${name.padEnd(42)} ${Math.round(r.eventsPerSec).toLocaleString('en').padStart(11)} events/s  (median of ${REPEATS}: ${sorted.map((x) => Math.round(x.eventsPerSec / 1000) + 'k').join(' ')}; ${r.frameBytes.toFixed(0)} B/frame)`);
     }
   }
 } finally {

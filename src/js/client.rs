@@ -97,6 +97,7 @@ struct Inner {
     /// Outbox messages: the frame, and the `send` promise's resolve and reject.
     outbox: VecMap<u64, (String, Function, Function)>,
     callbacks: VecMap<SubId, Sink>,
+    decoder: decode::Decoder,
     status_listeners: Listeners,
     error_listeners: Listeners,
     resync_listeners: Listeners,
@@ -174,6 +175,7 @@ impl RealtimeClient {
             outbox: VecMap::default(),
             max_message_size: parsed.max_message_size,
             callbacks: VecMap::default(),
+            decoder: decode::Decoder::new(),
             status_listeners: Listeners { next: 0, list: Vec::new() },
             error_listeners: Listeners { next: 0, list: Vec::new() },
             resync_listeners: Listeners { next: 0, list: Vec::new() },

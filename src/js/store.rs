@@ -590,7 +590,8 @@ fn notify(rc: &Shared, always: bool) {
         if !changes.diffs.is_empty() {
             me.items = None;
         }
-        let diffs = diffs_to_js(&me.store, &changes.diffs);
+        // Nobody listening: nothing to build (the diffs are still consumed above).
+        let diffs = if me.listeners.is_empty() { JsValue::UNDEFINED } else { diffs_to_js(&me.store, &changes.diffs) };
         let conflicts: Vec<JsValue> = changes.conflicts.iter().map(conflict_to_js).collect();
         let rejections: Vec<JsValue> =
             changes.rejections.iter().map(|r| object(&[("id", r.key.as_str().into()), ("message", r.error.as_str().into())])).collect();
@@ -617,15 +618,21 @@ fn object(fields: &[(&str, JsValue)]) -> JsValue {
     o.into()
 }
 
+#[wasm_bindgen(module = "/src/js/envelope.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = storeDiff)]
+    fn store_diff(kind: u32, id: &str, item: &JsValue) -> JsValue;
+}
+
 fn diffs_to_js(store: &Store<JsModel>, diffs: &[Diff<String>]) -> JsValue {
     let out = Array::new();
     for d in diffs {
         let item = |k: &String| store.get(k).cloned().unwrap_or(JsValue::UNDEFINED);
         out.push(&match d {
-            Diff::Insert(k) => object(&[("type", "insert".into()), ("id", k.as_str().into()), ("item", item(k))]),
-            Diff::Update(k) => object(&[("type", "update".into()), ("id", k.as_str().into()), ("item", item(k))]),
-            Diff::Remove(k) => object(&[("type", "remove".into()), ("id", k.as_str().into())]),
-            Diff::Replace => object(&[("type", "replace".into())]),
+            Diff::Insert(k) => store_diff(0, k, &item(k)),
+            Diff::Update(k) => store_diff(1, k, &item(k)),
+            Diff::Remove(k) => store_diff(2, k, &JsValue::UNDEFINED),
+            Diff::Replace => store_diff(3, "", &JsValue::UNDEFINED),
         });
     }
     out.into()

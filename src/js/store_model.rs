@@ -22,6 +22,16 @@ pub(crate) fn key_text(v: &JsValue) -> Option<String> {
         .map(|_| String::from(v.unchecked_ref::<js_sys::Number>().to_string_with_radix(10).unwrap_or_default()))
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/src/js/envelope.js")]
+extern "C" {
+    // One call each on the hot path of every applied event, instead of a Reflect.get plus type
+    // checks and conversions across the boundary.
+    #[wasm_bindgen(js_name = itemKey)]
+    fn item_key(item: &JsValue, field: &JsValue) -> Option<String>;
+    #[wasm_bindgen(js_name = itemVersion)]
+    fn item_version(item: &JsValue, field: &JsValue) -> f64;
+}
+
 impl Model for JsModel {
     type Key = String;
     type Item = JsValue;
@@ -29,19 +39,11 @@ impl Model for JsModel {
     type Value = JsValue;
 
     fn key(&self, item: &JsValue) -> Option<String> {
-        if !item.is_object() {
-            return None;
-        }
-        key_text(&Reflect::get(item, &self.key_field).ok()?)
+        item_key(item, &self.key_field)
     }
 
     fn version(&self, item: &JsValue) -> Option<f64> {
-        let field = self.version_field.as_ref()?;
-        let v = Reflect::get(item, field).ok()?;
-        let n = match v.as_string() {
-            Some(s) => js_sys::Date::parse(&s), // updatedAt-style ISO timestamps
-            None => v.as_f64()?,
-        };
+        let n = item_version(item, self.version_field.as_ref()?); // numbers, or updatedAt-style ISO dates
         n.is_finite().then_some(n)
     }
 

@@ -60,7 +60,8 @@ fn on_socket_event(rc: &Shared, gen: u32, ev: SocketEvent) {
 
 fn on_frame(rc: &Shared, gen: u32, text: &JsValue) {
     rc.borrow_mut().stats.frames_received += 1;
-    let frame = match decode::decode(text) {
+    let decoded = rc.borrow_mut().decoder.decode(text);
+    let frame = match decoded {
         Ok(f) => f,
         Err(reason) => {
             rc.borrow_mut().stats.invalid_frames += 1;
