@@ -64,7 +64,7 @@ if (size) {
 if (store) {
   const names = [...new Set(store.map((r) => r.name))];
   const sizes = [...new Set(store.map((r) => r.size))];
-  writeFileSync('docs/bench/store.svg', chart({ title: 'Store apply in headless Chromium: route + apply of `updated` events', unit: 'events/s', log: true, groups: sizes.map((n) => ({ label: `${fmt(n)} items`, bars: store.filter((r) => r.size === n).map((r) => ({ label: r.name, value: r.eventsPerSec })) })) }));
+  writeFileSync('docs/bench/store.svg', chart({ title: 'Store apply in headless Chromium (route + apply)', unit: 'events/s', log: true, groups: sizes.map((n) => ({ label: `${fmt(n)} items`, bars: store.filter((r) => r.size === n).map((r) => ({ label: r.name, value: r.eventsPerSec })) })) }));
   const get = (variant, n) => store.find((r) => r.variant === variant && r.size === n);
   md('## 2. Store apply');
   md();
@@ -80,7 +80,7 @@ if (store) {
   }
   md();
   const mem = store.filter((r) => r.size === 10000 && r.variant !== 'd' && r.variant !== 'r');
-  md('Memory held per 10 000 items (JS heap after GC, plus wasm linear memory for livestate):');
+  md('Memory the store adds for 10 000 items, beyond the item objects themselves (JS heap growth after GC, plus the growth of wasm linear memory for livestate):');
   md();
   md('| variant | JS heap | wasm memory |');
   md('|---|---:|---:|');
@@ -115,7 +115,7 @@ if (fanout) {
   md('|---|---:|---:|---:|---:|---:|---:|');
   for (const r of fanout) {
     const node = fanout.find((x) => x.connections === r.connections && x.gateway.startsWith('node'));
-    md(`| ${r.gateway} | ${fmt(r.connections)} | ${fmt(r.deliveriesPerSec)} | ${(r.deliveriesPerSec / node.deliveriesPerSec).toFixed(1)}x | ${fmt(r.p50Ms, 1)} ms | ${fmt(r.p99Ms, 1)} ms | ${fmt(r.idleBytesPerConnection / 1024, 1)} KB |`);
+    md(`| ${r.gateway} | ${fmt(r.connections)} | ${fmt(r.deliveriesPerSec)} | ${(r.deliveriesPerSec / node.deliveriesPerSec).toFixed(1)}x | ${fmt(r.p50Ms, 1)} ms | ${fmt(r.p99Ms, 1)} ms | ${Number.isFinite(r.idleBytesPerConnection) ? `${fmt(r.idleBytesPerConnection / 1024, 1)} KB` : '–'} |`);
   }
   md();
   md('@@FANOUT_NOTE@@');

@@ -63,6 +63,7 @@ function seedRouting(onUpdated: (item: Item) => void) {
 
 async function livestate(withStore = true): Promise<Variant & { wasmBytes: () => number }> {
   const wasm = await init({ module_or_path: '/pkg/livestate_bg.wasm' });
+  const wasmStart = wasm.memory.buffer.byteLength; // the module's own baseline, not the store's
   let socket: FakeSocket | undefined;
   class FakeSocket {
     readyState = 0;
@@ -102,7 +103,7 @@ async function livestate(withStore = true): Promise<Variant & { wasmBytes: () =>
       return Promise.resolve(); // the store's change notification is a microtask
     },
     read: (id) => (store ? (store.items(), store.get(id)) : last),
-    wasmBytes: () => wasm.memory.buffer.byteLength,
+    wasmBytes: () => wasm.memory.buffer.byteLength - wasmStart,
   };
 }
 
@@ -133,12 +134,13 @@ async function run() {
   const heapBefore = heap();
   const variant = VARIANT === 'a' ? await livestate() : VARIANT === 'r' ? await livestate(false) : VARIANT === 'b' ? seed() : VARIANT === 'c' ? ngrx() : floor();
   // Warm up (JIT, first allocations), then size the timed run to about a second.
-  const probe = frames(Math.min(2000, Math.max(20, 2_000_000 / SIZE)));
+  let probe = frames(Math.min(2000, Math.max(20, 2_000_000 / SIZE)));
   let t = performance.now();
   await variant.apply(probe);
   const perEvent = Math.max((performance.now() - t) / probe.length, 1e-4);
+  probe = [];
   const count = Math.round(Math.min(200_000, Math.max(50, 1000 / perEvent)));
-  const timed = frames(count);
+  let timed = frames(count);
   const bytes = timed.reduce((n, f) => n + f.length, 0) / count;
   const last = JSON.parse(timed[timed.length - 1]) as Message;
   gc();
@@ -147,6 +149,7 @@ async function run() {
   const seen = variant.read(last.data.id);
   const ms = performance.now() - t;
   if (!seen || seen.version !== last.data.version) throw new Error(`${VARIANT}: the last update was not applied`);
+  timed = []; // the frames are the benchmark's, not the store's
   gc();
   const heapBytes = heap() - heapBefore;
   const wasmBytes = 'wasmBytes' in variant ? (variant as { wasmBytes: () => number }).wasmBytes() : 0;
