@@ -17,33 +17,38 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-/// Publishes one event. KEYS: meta hash, stream. ARGV: the message JSON after its opening
-/// brace, MAXLEN, stream TTL (s), channel, an epoch to use if there is none, now (ms), meta TTL (s).
-const PUBLISH: &str = r#"
-local epoch = redis.call('HGET', KEYS[1], 'e')
-if not epoch then
-  epoch = ARGV[5]
-  redis.call('HSET', KEYS[1], 'e', epoch)
-end
+/// Both scripts start here: the stream's epoch, created (from ARGV[1]) if Redis has none, which
+/// is exactly when the stream was lost. KEYS[1] is the meta hash.
+macro_rules! with_epoch {
+    ($rest:literal) => {
+        concat!(
+            "local epoch = redis.call('HGET', KEYS[1], 'e')\n",
+            "if not epoch then\n  epoch = ARGV[1]\n  redis.call('HSET', KEYS[1], 'e', epoch)\nend\n",
+            $rest
+        )
+    };
+}
+
+/// Publishes one event. KEYS: meta hash, stream. ARGV: an epoch to use if there is none, the
+/// message JSON after its opening brace, MAXLEN, stream TTL (s), channel, now (ms), meta TTL (s).
+const PUBLISH: &str = with_epoch!(
+    r#"
 local seq = redis.call('HINCRBY', KEYS[1], 's', 1)
 if seq == 1 then redis.call('DEL', KEYS[2]) end
-local frame = '{"type":"event","seq":' .. seq .. ',"epoch":"' .. epoch .. '",' .. ARGV[1]
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], seq .. '-1', 't', ARGV[6], 'd', frame)
-redis.call('EXPIRE', KEYS[2], ARGV[3])
+local frame = '{"type":"event","seq":' .. seq .. ',"epoch":"' .. epoch .. '",' .. ARGV[2]
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], seq .. '-1', 't', ARGV[6], 'd', frame)
+redis.call('EXPIRE', KEYS[2], ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[7])
-redis.call('PUBLISH', ARGV[4], frame)
+redis.call('PUBLISH', ARGV[5], frame)
 return seq
-"#;
+"#
+);
 
 /// A stream's position, and the frames after `from` when asked. KEYS: meta hash, stream. ARGV:
 /// an epoch to use if there is none, meta TTL (s), from (-1 for none), most entries to return.
 /// Returns {epoch, top, t1, frame1, t2, frame2, ...}.
-const POSITION: &str = r#"
-local epoch = redis.call('HGET', KEYS[1], 'e')
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('HSET', KEYS[1], 'e', epoch)
-end
+const POSITION: &str = with_epoch!(
+    r#"
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 local top = tonumber(redis.call('HGET', KEYS[1], 's') or '0')
 local out = {epoch, top}
@@ -61,7 +66,8 @@ if from >= 0 and from < top then
   end
 end
 return out
-"#;
+"#
+);
 
 /// How long a feature's epoch and sequence number outlive its last event.
 const META_TTL_SECS: u64 = 7 * 24 * 3600;
@@ -287,11 +293,11 @@ async fn publisher(broker: Weak<Broker>, hub: Weak<crate::hub::HubInner>, mut jo
                         .arg(2)
                         .arg(meta_key(feature))
                         .arg(stream_key(feature))
+                        .arg(crate::hub::new_epoch())
                         .arg(body)
                         .arg(broker.history.size)
                         .arg(broker.history.ttl.as_secs().max(1))
                         .arg(channel(feature))
-                        .arg(crate::hub::new_epoch())
                         .arg(now)
                         .arg(META_TTL_SECS)
                         .ignore();

@@ -390,12 +390,11 @@ impl Hub {
     /// Validates an event, adds its meta and sequence number, and queues it to every
     /// subscriber of its feature. Returns how many connections it was queued to.
     pub fn publish(&self, event: OutgoingEvent<Value>, from: &Publisher) -> Result<usize, Unknown> {
-        let mut message = self.stamp(event, from)?;
-        if let Some(broker) = self.broker() {
-            self.inner.metrics.events_in.fetch_add(1, Ordering::Relaxed);
-            broker.enqueue(self, &message.feature.clone(), body_after_brace(&message), None);
+        if self.broker().is_some() {
+            self.publish_shared(vec![event], from).map_err(|(_, e)| e)?;
             return Ok(0);
         }
+        let mut message = self.stamp(event, from)?;
         let priority = message.meta.priority;
         let mut t = self.tables();
         let text = self.sequence(&mut t, &mut message);
