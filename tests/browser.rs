@@ -370,3 +370,59 @@ async fn outbox_messages_that_wait_too_long_or_outlive_the_client_are_rejected_w
     let dropped = JsFuture::from(pending).await.unwrap_err();
     assert_eq!(get(&dropped, "code").as_string().unwrap(), "disconnected");
 }
+
+/// Puts a WebSocket double on the page that answers `subscribe` from inside `send` (no browser
+/// socket does that, but nothing stops a polyfill or a test double) and restores the real one
+/// when dropped.
+struct ReentrantSocket(js_sys::Function);
+
+impl ReentrantSocket {
+    fn install() -> Self {
+        let install = js_sys::Function::new_no_args(
+            r#"
+            const Real = globalThis.WebSocket;
+            globalThis.WebSocket = class {
+              constructor() {
+                this.readyState = 0;
+                setTimeout(() => {
+                  this.readyState = 1;
+                  this.onopen && this.onopen({});
+                  this.deliver({ type: 'welcome', connectionId: '1', heartbeat: 60000 });
+                });
+              }
+              deliver(f) { this.onmessage && this.onmessage({ data: JSON.stringify(f) }); }
+              send(text) {
+                const f = JSON.parse(text);
+                if (f.type !== 'subscribe') return;
+                this.deliver({ type: 'subscribed', features: f.features, streams: { rbac: { epoch: 'e', seq: 0 } } });
+                const meta = { timestamp: 't', userId: 'u', sessionId: 's', featureVersion: '1.0', priority: 'normal' };
+                this.deliver({ type: 'event', feature: 'rbac', entity: 'role', action: 'created', data: { id: 'r1' }, meta, seq: 1, epoch: 'e' });
+              }
+              close() {}
+            };
+            return () => { globalThis.WebSocket = Real; };
+            "#,
+        );
+        Self(install.call0(&JsValue::NULL).unwrap().into())
+    }
+}
+
+impl Drop for ReentrantSocket {
+    fn drop(&mut self) {
+        let _ = self.0.call0(&JsValue::NULL);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn frames_a_socket_delivers_from_inside_send_are_handled_right_after_it_not_lost() {
+    let _double = ReentrantSocket::install();
+    let c = client(r#"{"url": "ws://double.invalid/ws"}"#);
+    let mut inbox = on_feature(&c, "rbac");
+    let mut st = Statuses::watch(&c);
+    c.connect(None);
+    st.until("connected", 5_000).await;
+    let data = inbox.next_data(5_000).await;
+    assert_eq!(get(&data, "id").as_string().as_deref(), Some("r1"));
+    assert_eq!(c.status().as_string().as_deref(), Some("connected"));
+    assert_eq!(get(&c.stats(), "invalidFrames").as_f64(), Some(0.0));
+}

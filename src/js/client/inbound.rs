@@ -49,6 +49,14 @@ pub(super) fn open_socket(rc: &Shared, gen: u32, token: Result<Option<String>, S
 }
 
 fn on_socket_event(rc: &Shared, gen: u32, ev: SocketEvent) {
+    // A socket that reports something while the client is busy with it (a frame delivered from
+    // inside `send`, say) would find the state borrowed: take it up in a microtask instead, in
+    // the order it came, rather than panic and lose the module.
+    if rc.try_borrow_mut().is_err() {
+        let rc = rc.clone();
+        wasm_bindgen_futures::spawn_local(async move { on_socket_event(&rc, gen, ev) });
+        return;
+    }
     match ev {
         SocketEvent::Open => drive(rc, |me, out| me.core.handle(Input::Opened { gen }, now(), out)),
         SocketEvent::Close { code, reason } => {
