@@ -4,7 +4,7 @@
 import { edit, launchBrowser, startDemo } from '../tests/e2e/harness.mjs';
 
 const wait = (ms) => new Promise((r) => setTimeout(r, ms));
-const server = await startDemo({ port: 43336, bin: 'target/release/livestate-demo', activityRate: 3 });
+const server = await startDemo({ port: 23337, bin: 'target/release/livestate-demo', activityRate: 3 });
 const browser = await launchBrowser();
 try {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });

@@ -8,10 +8,12 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . scripts/env.sh
 
-WS_PORT=${LIVESTATE_TEST_PORT:-43331}
-CTL_PORT=${LIVESTATE_TEST_CTL_PORT:-43332}
-SECURE_PORT=${LIVESTATE_TEST_SECURE_PORT:-43333}
-PROXY_PORT=${LIVESTATE_TEST_PROXY_PORT:-43334}
+# Below Linux's ephemeral range (32768-60999): a port in it can be taken by any outgoing
+# connection of the machine, and then the harness cannot listen on it.
+WS_PORT=${LIVESTATE_TEST_PORT:-23331}
+CTL_PORT=${LIVESTATE_TEST_CTL_PORT:-23332}
+SECURE_PORT=${LIVESTATE_TEST_SECURE_PORT:-23333}
+PROXY_PORT=${LIVESTATE_TEST_PROXY_PORT:-23334}
 mkdir -p target
 log=target/test-run.log
 : > "$log"
@@ -55,7 +57,7 @@ step "end-to-end: the demo page and the Angular example in headless Chromium (pl
 bash scripts/build-demo.sh --dev
 cargo build -q -p livestate-server --bin livestate-demo
 mkdir -p target/e2e
-RUST_LOG=warn DEMO_BIN=target/debug/livestate-demo DEMO_PORT=${LIVESTATE_TEST_DEMO_PORT:-43335} \
+RUST_LOG=warn DEMO_BIN=target/debug/livestate-demo DEMO_PORT=${LIVESTATE_TEST_DEMO_PORT:-23335} \
   run node --test --test-reporter=spec --test-reporter-destination=stdout --test-reporter=tap --test-reporter-destination=target/e2e/tap.txt tests/e2e/
 echo "e2e: $(grep -oP '^# pass \K[0-9]+' target/e2e/tap.txt) passed, $(grep -oP '^# fail \K[0-9]+' target/e2e/tap.txt) failed" | tee -a "$log"
 

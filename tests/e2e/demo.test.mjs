@@ -11,7 +11,7 @@ let server, browser, BASE;
 
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  server = await startDemo({ port: Number(process.env.DEMO_PORT ?? 43335) });
+  server = await startDemo({ port: Number(process.env.DEMO_PORT ?? 23335) });
   BASE = server.base;
   browser = await launchBrowser();
 });

@@ -10,7 +10,7 @@ let redis, server, browser;
 
 before(async () => {
   redis = await startRedis(REDIS_PORT);
-  server = await startDemo({ port: Number(process.env.DEMO_REDIS_PORT ?? 43336), args: ['--broker', `redis://127.0.0.1:${REDIS_PORT}/`] });
+  server = await startDemo({ port: Number(process.env.DEMO_REDIS_PORT ?? 23336), args: ['--broker', `redis://127.0.0.1:${REDIS_PORT}/`] });
   browser = await launchBrowser();
 });
 
