@@ -171,7 +171,8 @@ impl Hub {
         weak.upgrade().map(|inner| Hub { inner })
     }
 
-    /// A fresh epoch for a stream that has none (in memory: this process's).
+    /// The epoch of this process's in-memory streams. With a broker each feature's epoch lives
+    /// in Redis instead (see the `subscribed` reply).
     pub fn epoch(&self) -> &str {
         &self.inner.epoch
     }
@@ -233,10 +234,25 @@ impl Hub {
         }
     }
 
-    /// Subscribes a connection and, given where it left off, returns the events it missed as
-    /// one batch frame. Both happen under one lock: every later event goes to its queue, so
-    /// nothing falls between the replay and the live stream.
-    pub(crate) fn subscribe(&self, feature: &str, id: u64, peer: &Peer, from: Option<&Position>) -> (Option<Utf8Bytes>, StreamState) {
+    /// Subscribes a connection and, given where it left off, returns the events it missed as one
+    /// batch frame, and the stream's position (none while the broker is unreachable).
+    pub(crate) async fn subscribe(
+        &self,
+        feature: &str,
+        id: u64,
+        peer: &Peer,
+        from: Option<&Position>,
+    ) -> (Option<Utf8Bytes>, Option<StreamState>) {
+        if self.has_broker() {
+            return self.subscribe_shared(feature, id, peer, from).await;
+        }
+        let (replay, stream) = self.subscribe_local(feature, id, peer, from);
+        (replay, Some(stream))
+    }
+
+    /// In memory: subscribing and reading the history happen under one lock, so every later
+    /// event goes to the queue and nothing falls between the replay and the live stream.
+    fn subscribe_local(&self, feature: &str, id: u64, peer: &Peer, from: Option<&Position>) -> (Option<Utf8Bytes>, StreamState) {
         let mut t = self.tables();
         t.features.entry(feature.to_owned()).or_default().insert(id, peer.clone());
         let epoch = self.inner.epoch.clone();
@@ -276,7 +292,7 @@ impl Hub {
     /// after the replay (those the replay already holds are dropped), so nothing falls between
     /// the two. While Redis is away the subscription still counts: the stream state is `None`,
     /// and a gap once Redis is back brings the client up to date.
-    pub(crate) async fn subscribe_shared(
+    async fn subscribe_shared(
         &self,
         feature: &str,
         id: u64,

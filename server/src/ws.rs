@@ -279,12 +279,7 @@ impl Handler {
                 continue;
             }
             self.features.insert(f.clone());
-            let (replay, stream) = if self.state.hub.has_broker() {
-                self.state.hub.subscribe_shared(&f, self.id, &self.peer, positions.get(&f)).await
-            } else {
-                let (replay, stream) = self.state.hub.subscribe(&f, self.id, &self.peer, positions.get(&f));
-                (replay, Some(stream))
-            };
+            let (replay, stream) = self.state.hub.subscribe(&f, self.id, &self.peer, positions.get(&f)).await;
             replies.extend(replay.map(Message::Text));
             if let Some(stream) = stream {
                 streams.insert(f.clone(), stream);
