@@ -1,6 +1,7 @@
 // `make size`: the npm package's weight (wasm + JS glue) against the realtime clients users
 // would pick instead, all built the same way (esbuild, tree-shaken, minified), gzip -9 and
-// brotli 11. Prints a table; exits 0 (a record, not a gate).
+// brotli 11. Prints a table; exits 0 (a record, not a gate). With --check it is the gate of
+// `make test` against size-budget.json, and measures only livestate.
 import { build } from 'esbuild';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
@@ -20,6 +21,22 @@ const rows = [];
 const wasm = readFileSync('pkg/livestate_bg.wasm');
 const glue = await bundle(`export { default, RealtimeClient, RealtimeStore } from './pkg/livestate.js';`);
 rows.push(['livestate (wasm + JS glue)', wasm.length + glue.length, gz(wasm) + gz(glue), br(wasm) + br(glue)]);
+
+// `--check`: the size budget of `make test` (size-budget.json, as size-limit and bundlewatch
+// keep theirs): fails with the figure and the budget when the package outgrows it.
+if (process.argv.includes('--check')) {
+  const budget = JSON.parse(readFileSync('size-budget.json', 'utf8'));
+  const size = rows[0][2];
+  const line = `livestate wasm + JS glue: ${size} B gzip -9 (wasm ${gz(wasm)} B, JS ${gz(glue)} B); budget ${budget.gzipBytes} B`;
+  if (size > budget.gzipBytes) {
+    console.log(`${line}: OVER by ${size - budget.gzipBytes} B`);
+    console.log('size budget: 0 passed, 1 failed');
+    process.exit(1);
+  }
+  console.log(`${line}: ${budget.gzipBytes - size} B to spare`);
+  console.log('size budget: 1 passed, 0 failed');
+  process.exit(0);
+}
 rows.push(['  of which .wasm', wasm.length, gz(wasm), br(wasm)]);
 rows.push(['  of which JS glue', glue.length, gz(glue), br(glue)]);
 for (const [name, entry] of [

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 #! Runs every test: native unit tests, the gateway's integration tests, the browser tests in
-#! headless Chromium against a real gateway (started and stopped here), a strict TypeScript
+#! headless Chromium against a real gateway (started and stopped here), the package's size
+#! budget, a strict TypeScript
 #! check of the generated typings, and the end-to-end tests of the demo and the Angular example
 #! (playwright-core; the test file starts and stops the demo binary). Exits non-zero as soon as a runner fails; ends with a total.
 set -euo pipefail
@@ -47,6 +48,10 @@ export LIVESTATE_TEST_WS_URL="ws://127.0.0.1:$WS_PORT/ws" LIVESTATE_TEST_CTL_URL
   LIVESTATE_TEST_SECURE_WS_URL="ws://127.0.0.1:$SECURE_PORT/ws" LIVESTATE_TEST_PROXY_WS_URL="ws://127.0.0.1:$PROXY_PORT/ws"
 run wasm-pack --log-level warn test --headless --chrome --test browser --test store --test recovery
 cleanup; harness_pid=
+
+step "size: the release package (wasm + JS glue, gzip -9) within size-budget.json"
+bash scripts/build-pkg.sh >/dev/null
+run node bench/size.mjs --check
 
 step "typings: tsc --strict on a consumer of pkg/"
 bash scripts/build-pkg.sh --dev >/dev/null

@@ -217,6 +217,10 @@ async fn malformed_frames_go_to_on_error_and_never_reach_subscribers_or_stop_lat
         format!(r#"{{"type":"event","feature":"{f}","entity":"x","action":"y","meta":{{}}}}"#),
         format!(r#"{{"type":"event","feature":"{f}","entity":"x","action":"y","data":1}}"#),
         format!(r#"{{"type":"event","feature":"{f}","entity":7,"action":"y","data":1,"meta":{{}}}}"#),
+        // An epoch that is not a string would corrupt the recovery position: refused like a bad seq.
+        format!(r#"{{"type":"event","feature":"{f}","entity":"x","action":"y","data":1,"meta":{{}},"seq":1,"epoch":5}}"#),
+        format!(r#"{{"type":"event","feature":"{f}","entity":"x","action":"y","data":1,"meta":{{}},"seq":1.5}}"#),
+        format!(r#"{{"type":"event","feature":"{f}","entity":"Upper","action":"y","data":1,"meta":{{}}}}"#),
         r#"{"type":"welcome","connectionId":5}"#.into(),
         "\u{0}\u{1}\u{ffff}".into(),
     ];

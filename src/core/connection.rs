@@ -13,7 +13,6 @@ use super::rng::Rng;
 use super::router::{Router, Scope, SubId};
 use crate::protocol::{codes, Position, StreamState};
 use serde::Serialize;
-use std::collections::BTreeMap;
 #[cfg(target_arch = "wasm32")]
 use tsify::Tsify;
 
@@ -79,7 +78,7 @@ pub enum Outgoing {
         /// Feature names.
         features: Vec<String>,
         /// Where to resume, for features seen before.
-        positions: BTreeMap<String, Position>,
+        positions: Vec<(String, Position)>,
     },
     /// Stop these features.
     Unsubscribe(Vec<String>),
@@ -297,7 +296,7 @@ impl Connection {
     /// Keeps a feature subscribed without a local subscriber.
     pub fn pin(&mut self, feature: &str, out: &mut Vec<Action>) {
         if self.router.pin(feature) && self.can_send_control() {
-            out.push(subscribe_frame(vec![feature.to_owned()], BTreeMap::new()));
+            out.push(subscribe_frame(vec![feature.to_owned()], Vec::new()));
         }
     }
 
@@ -305,7 +304,7 @@ impl Connection {
     pub fn subscribe(&mut self, feature: &str, scope: Scope, out: &mut Vec<Action>) -> SubId {
         let added = self.router.subscribe(feature, scope);
         if added.first && self.can_send_control() {
-            out.push(subscribe_frame(vec![feature.to_owned()], BTreeMap::new()));
+            out.push(subscribe_frame(vec![feature.to_owned()], Vec::new()));
         }
         added.id
     }
@@ -537,7 +536,7 @@ impl Connection {
     }
 }
 
-fn subscribe_frame(features: Vec<String>, positions: BTreeMap<String, Position>) -> Action {
+fn subscribe_frame(features: Vec<String>, positions: Vec<(String, Position)>) -> Action {
     Action::Send(Outgoing::Subscribe { features, positions })
 }
 

@@ -8,7 +8,6 @@
 
 use super::vecmap::VecMap;
 use crate::protocol::{Position, StreamState};
-use std::collections::BTreeMap;
 
 /// What to do with one event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,8 +95,8 @@ impl Streams {
         false
     }
 
-    /// The positions to resume `features` from.
-    pub fn positions(&self, features: &[String]) -> BTreeMap<String, Position> {
+    /// The positions to resume `features` from, in their order.
+    pub fn positions(&self, features: &[String]) -> Vec<(String, Position)> {
         features.iter().filter_map(|f| self.map.get(f).map(|s| (f.clone(), Position { epoch: s.epoch.clone(), seq: s.seq }))).collect()
     }
 
@@ -144,7 +143,7 @@ mod tests {
         s.on_subscribed("rbac", &state("e1", 4, None));
         assert_eq!(s.on_event("rbac", Some("e1"), Some(7)), Recover);
         assert_eq!(s.on_event("rbac", Some("e1"), Some(8)), Wait, "one recovery at a time");
-        assert_eq!(s.positions(&["rbac".into()])["rbac"], Position { epoch: "e1".into(), seq: 4 });
+        assert_eq!(s.positions(&["rbac".into()]), [("rbac".to_string(), Position { epoch: "e1".into(), seq: 4 })]);
         // The replay: 5..=8, then the reply.
         for seq in 5..=8 {
             assert_eq!(s.on_event("rbac", Some("e1"), Some(seq)), Deliver);

@@ -3,16 +3,15 @@
 //! its own state, so a callback may call back into the client (unsubscribe, disconnect).
 
 use super::decode::{self, Frame, RawFrame};
-use super::errors::{describe, ErrorCode, LivestateError, RealtimeErrorEvent};
+use super::errors::{error, error_event, ErrorCode};
 use super::options::{self, TokenSource};
-use crate::core::connection::{Action, Connection, ConnectionStatus, Input, Outgoing, Refusal, Send};
+use crate::core::connection::{Action, Connection, ConnectionStatus, Input, Outgoing, Refusal, Send, StopReason};
 use crate::core::router::{Scope, SubId};
 use crate::core::vecmap::VecMap;
-use crate::protocol::{validate_name, ClientFrame, OutgoingEvent};
 use crate::web::{now, EventListener, Socket, SocketEvent};
 use gloo_timers::callback::Timeout;
 use js_sys::{Function, Promise};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::Serialize;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use tsify::Tsify;
@@ -20,6 +19,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 /// Counters the app can read with `stats()`; nothing is dropped without one of these moving.
+// Only the declaration is used: `stats()` builds the object in boundary.js.
 #[derive(Tsify, Serialize, Default, Clone, Copy)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientStats {
@@ -41,23 +41,27 @@ pub struct ClientStats {
     pub resyncs: u32,
 }
 
-/// A JS value carried through serde untouched (the event's `data`).
-struct JsData(JsValue);
-impl Serialize for JsData {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        serde_wasm_bindgen::preserve::serialize(&self.0, s)
-    }
-}
-impl<'de> Deserialize<'de> for JsData {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        serde_wasm_bindgen::preserve::deserialize(d).map(JsData)
-    }
-}
-
-#[wasm_bindgen]
+#[wasm_bindgen(module = "/src/js/boundary.js")]
 extern "C" {
-    #[wasm_bindgen(js_namespace = JSON, js_name = stringify)]
-    fn json_stringify(v: &JsValue) -> String;
+    #[wasm_bindgen(catch, js_name = checkName)]
+    fn check_name(field: &str, name: &str) -> Result<(), JsValue>;
+    #[wasm_bindgen(catch, js_name = publishFrame)]
+    fn publish_frame(event: &JsValue, max_size: usize) -> Result<String, JsValue>;
+    #[wasm_bindgen(js_name = authFrame)]
+    fn auth_frame(token: &str) -> String;
+    #[wasm_bindgen(js_name = pongFrame)]
+    fn pong_frame() -> String;
+    #[wasm_bindgen(js_name = unsubscribeFrame)]
+    fn unsubscribe_frame(features: Vec<String>) -> String;
+    #[wasm_bindgen(js_name = subscribeFrame)]
+    fn subscribe_frame(features: Vec<String>, pos_features: Vec<String>, pos_epochs: Vec<String>, pos_seqs: Vec<f64>) -> String;
+    #[wasm_bindgen(js_name = statusName)]
+    fn status_name(status: u8) -> JsValue;
+    #[wasm_bindgen(js_name = stopReason)]
+    fn stop_reason(kind: u8, n: u32, text: &str) -> JsValue;
+    #[wasm_bindgen(js_name = clientStats)]
+    #[allow(clippy::too_many_arguments)]
+    fn client_stats(frames: u32, delivered: u32, invalid: u32, callback_errors: u32, connects: u32, gaps: u32, duplicates: u32, resyncs: u32) -> JsValue;
 }
 
 #[wasm_bindgen(inline_js = "export function unsubscriber(h) { return () => { if (h) { h.remove(); h.free(); h = undefined; } }; }")]
@@ -75,7 +79,8 @@ type Shared = Rc<RefCell<Inner>>;
 /// Things to tell JS listeners once the state borrow is released.
 enum Notice {
     Status(ConnectionStatus),
-    Error(RealtimeErrorEvent),
+    /// An `onError` event, built on the JS side.
+    Error(JsValue),
     Resync(String),
 }
 
@@ -159,7 +164,7 @@ impl RealtimeClient {
     /// Creates a disconnected client. Throws `LivestateError` (`invalidOptions`) naming the bad option.
     #[wasm_bindgen(constructor)]
     pub fn new(#[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsValue) -> Result<RealtimeClient, JsValue> {
-        let parsed = options::parse(options)?;
+        let parsed = options::parse(&options)?;
         let seed = (js_sys::Math::random() * u64::MAX as f64) as u64;
         let mut core = Connection::new(parsed.config, seed);
         for f in &parsed.features {
@@ -231,28 +236,14 @@ impl RealtimeClient {
     /// Throws `invalidArgument` for a malformed event.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn send(&self, #[wasm_bindgen(unchecked_param_type = "OutgoingEvent<unknown>")] event: JsValue) -> Result<Promise, JsValue> {
-        super::options::reject_unknown(&event, &["feature", "entity", "action", "data", "priority"], "event")
-            .map_err(|e| LivestateError::new(ErrorCode::InvalidArgument, e))?;
-        let event: OutgoingEvent<JsData> = serde_wasm_bindgen::from_value(event)
-            .map_err(|e| LivestateError::new(ErrorCode::InvalidArgument, format!("invalid event: {e}")))?;
-        for (field, v) in [("feature", &event.feature), ("entity", &event.entity), ("action", &event.action)] {
-            validate_name(field, v).map_err(|e| LivestateError::new(ErrorCode::InvalidArgument, e.to_string()))?;
-        }
-        let text = encode(&ClientFrame::Publish(event));
-        // The gateway closes the whole connection (1009) on an oversized message, which would
-        // cost every subscription of this tab a reconnect: refuse it here instead.
-        let max = self.inner.borrow().max_message_size;
-        if text.len() > max {
-            let message = format!("the event is {} bytes; the gateway accepts at most {max} (maxMessageSize)", text.len());
-            return Err(LivestateError::new(ErrorCode::InvalidArgument, message).into());
-        }
+        let text = publish_frame(&event, self.inner.borrow().max_message_size)?;
         let mut verdict = Send::NotConnected;
         drive(&self.inner, |me, out| verdict = me.core.send(now(), out));
-        let not_connected = || LivestateError::new(ErrorCode::NotConnected, "not connected: send() needs status 'connected'");
+        let not_connected = || error(ErrorCode::NotConnected, "not connected: send() needs status 'connected'");
         match verdict {
             Send::Now => match &self.inner.borrow().socket {
                 Some((_, socket)) if socket.send(&text) => Ok(Promise::resolve(&JsValue::UNDEFINED)),
-                _ => Err(not_connected().into()),
+                _ => Err(not_connected()),
             },
             Send::Queued(id) => {
                 let inner = self.inner.clone();
@@ -260,22 +251,21 @@ impl RealtimeClient {
                     inner.borrow_mut().outbox.insert(id, (text.clone(), resolve, reject));
                 }))
             }
-            Send::Full => Ok(Promise::reject(&LivestateError::new(ErrorCode::OutboxFull, "the outbox is full").into())),
-            Send::NotConnected => Err(not_connected().into()),
+            Send::Full => Ok(Promise::reject(&error(ErrorCode::OutboxFull, "the outbox is full"))),
+            Send::NotConnected => Err(not_connected()),
         }
     }
 
     /// `'connected' | 'disconnected' | 'reconnecting'`.
     #[wasm_bindgen(getter, unchecked_return_type = "ConnectionStatus")]
     pub fn status(&self) -> JsValue {
-        to_js(&self.inner.borrow().core.status())
+        status_js(self.inner.borrow().core.status())
     }
 
     /// Why the client is `disconnected`, if it stopped for a reason.
     #[wasm_bindgen(getter, js_name = statusReason, unchecked_return_type = "StopReason | undefined")]
     pub fn status_reason(&self) -> JsValue {
-        let me = self.inner.borrow();
-        me.core.reason().map(to_js).unwrap_or(JsValue::UNDEFINED)
+        reason_js(self.inner.borrow().core.reason())
     }
 
     /// Failed reconnect attempts since the last successful connect.
@@ -288,8 +278,10 @@ impl RealtimeClient {
     #[wasm_bindgen(unchecked_return_type = "ClientStats")]
     pub fn stats(&self) -> JsValue {
         let me = self.inner.borrow();
-        // Duplicates are counted by the core; copied here rather than on every event.
-        to_js(&ClientStats { duplicates: me.core.duplicates() as u32, ..me.stats })
+        let s = &me.stats;
+        // Duplicates are counted by the core; read here rather than copied on every event.
+        let duplicates = me.core.duplicates() as u32;
+        client_stats(s.frames_received, s.events_delivered, s.invalid_frames, s.callback_errors, s.connects, s.gaps, duplicates, s.resyncs)
     }
 
     /// Calls `callback(status, reason)` on every status change. Returns a function that removes it.
@@ -414,16 +406,22 @@ impl ListenerHandle {
     }
 }
 
-fn check(field: &'static str, name: &str) -> Result<(), JsValue> {
-    validate_name(field, name).map_err(|e| LivestateError::new(ErrorCode::InvalidArgument, e.to_string()).into())
+fn check(field: &str, name: &str) -> Result<(), JsValue> {
+    check_name(field, name)
 }
 
-fn to_js<T: Serialize>(v: &T) -> JsValue {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::UNDEFINED)
+fn status_js(s: ConnectionStatus) -> JsValue {
+    status_name(s as u8)
 }
 
-fn encode(frame: &ClientFrame<JsData>) -> String {
-    json_stringify(&to_js(frame))
+fn reason_js(r: Option<&StopReason>) -> JsValue {
+    match r {
+        None => JsValue::UNDEFINED,
+        Some(StopReason::Client) => stop_reason(0, 0, ""),
+        Some(StopReason::Offline) => stop_reason(1, 0, ""),
+        Some(StopReason::MaxAttempts { attempts }) => stop_reason(2, *attempts, ""),
+        Some(StopReason::Rejected { code, reason }) => stop_reason(3, (*code).into(), reason),
+    }
 }
 
 /// Runs `f` on the state, performs the actions it produced, then notifies listeners with the
@@ -449,9 +447,9 @@ fn notify(rc: &Shared, notices: Vec<Notice>) {
             match &n {
                 Notice::Status(s) => {
                     let reason = me.core.reason().filter(|_| *s == ConnectionStatus::Disconnected);
-                    (me.status_listeners.snapshot(), (to_js(s), reason.map(to_js).unwrap_or(JsValue::UNDEFINED)))
+                    (me.status_listeners.snapshot(), (status_js(*s), reason_js(reason)))
                 }
-                Notice::Error(e) => (me.error_listeners.snapshot(), (to_js(e), JsValue::UNDEFINED)),
+                Notice::Error(e) => (me.error_listeners.snapshot(), (e.clone(), JsValue::UNDEFINED)),
                 Notice::Resync(f) => (me.resync_listeners.snapshot(), (JsValue::from(f.as_str()), JsValue::UNDEFINED)),
             }
         };
@@ -501,11 +499,11 @@ impl Inner {
                             let me = rc.borrow();
                             if let (Some((g, socket)), true) = (&me.socket, me.core.is_connected()) {
                                 if *g == gen {
-                                    socket.send(&encode(&ClientFrame::Auth { token }));
+                                    socket.send(&auth_frame(&token));
                                 }
                             }
                         }
-                        Err(message) => notify(&rc, vec![Notice::Error(RealtimeErrorEvent::Token { message })]),
+                        Err(thrown) => notify(&rc, vec![Notice::Error(error_event(1, &thrown, &JsValue::UNDEFINED))]),
                     }
                 });
             }
@@ -517,15 +515,23 @@ impl Inner {
             Action::Send(o) => {
                 let frame = match o {
                     Outgoing::Auth => match &self.socket_token {
-                        Some(token) => ClientFrame::Auth { token: token.clone() },
+                        Some(token) => auth_frame(token),
                         None => return,
                     },
-                    Outgoing::Subscribe { features, positions } => ClientFrame::Subscribe { features, positions },
-                    Outgoing::Unsubscribe(features) => ClientFrame::Unsubscribe { features },
-                    Outgoing::Pong => ClientFrame::Pong {},
+                    Outgoing::Subscribe { features, positions } => {
+                        let (mut names, mut epochs, mut seqs) = (Vec::new(), Vec::new(), Vec::new());
+                        for (feature, p) in positions {
+                            names.push(feature);
+                            epochs.push(p.epoch);
+                            seqs.push(p.seq as f64);
+                        }
+                        subscribe_frame(features, names, epochs, seqs)
+                    }
+                    Outgoing::Unsubscribe(features) => unsubscribe_frame(features),
+                    Outgoing::Pong => pong_frame(),
                 };
                 if let Some((_, socket)) = &self.socket {
-                    socket.send(&encode(&frame));
+                    socket.send(&frame);
                 }
             }
             Action::StartTimer(kind, ms) => {
@@ -546,7 +552,7 @@ impl Inner {
                     match &self.socket {
                         Some((_, socket)) if socket.send(&text) => drop(resolve.call0(&JsValue::NULL)),
                         _ => drop(
-                            reject.call1(&JsValue::NULL, &LivestateError::new(ErrorCode::NotConnected, "the connection closed").into()),
+                            reject.call1(&JsValue::NULL, &error(ErrorCode::NotConnected, "the connection closed")),
                         ),
                     }
                 }
@@ -558,7 +564,7 @@ impl Inner {
                 };
                 for id in ids {
                     if let Some((_, _, reject)) = self.outbox.remove(&id) {
-                        let _ = reject.call1(&JsValue::NULL, &LivestateError::new(code, message).into());
+                        let _ = reject.call1(&JsValue::NULL, &error(code, message));
                     }
                 }
             }

@@ -1,43 +1,78 @@
-// The hot path of every frame, on the JS side of the boundary: JSON.parse and the checks of an
-// event's envelope, so that nothing but one number crosses into wasm for a typical event. Names
-// (feature, entity, action, epoch) cross only when they differ from the previous event's.
+// Every frame from the gateway is parsed and checked here, on the JS side of the boundary: the
+// one place that decides what a valid frame is. For a typical event nothing but one number
+// crosses into wasm; names cross only when they differ from the previous event's.
 //
-// parse(text) / event(object) return:
+// parse(text), and item(i) for the i-th event of a batch, return:
 //   >= 0  a well-formed event: flags in the low 6 bits (1 feature, 2 entity, 4 action and
 //         8 epoch changed; 16 has seq; 32 has epoch), the seq above them (value / 64)
-//   -1    not a string (binary)    -2  not JSON (message() is the error)
-//   -3    not a JSON object        -4  an object, but not an event: decode it in Rust
-//   -5    an event that breaks a rule: decode it in Rust for the precise error
+//   -1    invalid: report() is the `onError` event to send (the frame is dropped)
+//   -2    a control frame: kind() says which (see KINDS), read with the accessors below
+//   -3    a batch: count() events, read one by one with item(i)
+
+const NAME = /^[a-z0-9_-]{1,64}$/;
+/** The rule every feature, entity and action name follows (docs/protocol.md). */
+export const nameRule = (field) => field + " must be 1 to 64 characters of a-z, 0-9, '_' or '-'";
+/** True for a valid feature, entity or action name. */
+export const validName = (name) => typeof name === 'string' && NAME.test(name);
+
+// Control frames, by number (decode.rs has the same list).
+const KINDS = ['welcome', 'heartbeat', 'authenticated', 'gap', 'subscribed', 'unsubscribed', 'error'];
+const SEQ_LIMIT = 2 ** 46; // seq * 64 stays an exact double
+
+const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+const whole = (v, limit) => Number.isInteger(v) && v >= 0 && v < limit;
+
 export class Envelope {
   constructor() {
-    this.m = undefined;
+    this.m = this.b = this.x = this.r = undefined;
     this.reset();
   }
+  // Forget the names: the next event sends every name again.
   reset() {
     this.f = this.e = this.a = this.p = undefined;
   }
-  parse(text) {
-    if (typeof text !== 'string') return -1;
-    try {
-      this.m = JSON.parse(text);
-    } catch (err) {
-      this.m = err;
-      return -2;
-    }
-    const m = this.m;
-    if (m === null || typeof m !== 'object' || Array.isArray(m)) return -3;
-    return m.type === 'event' ? this.check(m) : -4;
+  bad(reason, frame) {
+    this.reset();
+    this.r = { kind: 'invalidFrame', reason, frame: typeof frame === 'string' ? frame.slice(0, 200) : '(binary)' };
+    return -1;
   }
-  event(m) {
-    this.m = m;
-    return m !== null && typeof m === 'object' && !Array.isArray(m) ? this.check(m) : -5;
+  parse(text) {
+    if (typeof text !== 'string') return this.bad('binary frames are not part of the protocol', text);
+    let m;
+    try {
+      m = JSON.parse(text);
+    } catch (err) {
+      return this.bad('not JSON: ' + err.message, text);
+    }
+    this.t = text;
+    if (!isObject(m)) return this.bad('a frame must be a JSON object', text);
+    if (m.type === 'event') return this.check(m);
+    if (m.type === 'batch') {
+      if (!Array.isArray(m.events)) return this.bad('batch: `events` must be an array', text);
+      this.b = m.events;
+      return -3;
+    }
+    return this.control(m, text);
+  }
+  count() {
+    return this.b.length;
+  }
+  item(i) {
+    const m = this.b[i];
+    return isObject(m) ? this.check(m) : this.bad('event: not an object', this.t);
   }
   check(m) {
+    this.m = m;
     const { feature, entity, action, seq, epoch } = m;
-    if (typeof feature !== 'string' || typeof entity !== 'string' || typeof action !== 'string') return -5;
-    if (m.data === undefined || m.meta === null || typeof m.meta !== 'object') return -5;
-    if (seq !== undefined && !(Number.isInteger(seq) && seq >= 0 && seq < 2 ** 46)) return -5;
-    if (epoch !== undefined && typeof epoch !== 'string') return -5;
+    const why =
+      this.name('feature', feature, this.f) ||
+      this.name('entity', entity, this.e) ||
+      this.name('action', action, this.a) ||
+      (m.data === undefined && 'missing `data`') ||
+      (!isObject(m.meta) && 'missing `meta` object') ||
+      (seq !== undefined && !whole(seq, SEQ_LIMIT) && '`seq` must be a whole number below 2^46') ||
+      (epoch !== undefined && typeof epoch !== 'string' && '`epoch` must be a string');
+    if (why) return this.bad('event: ' + why, this.t);
     let flags = 0;
     if (feature !== this.f) { this.f = feature; flags |= 1; }
     if (entity !== this.e) { this.e = entity; flags |= 2; }
@@ -46,35 +81,66 @@ export class Envelope {
       flags |= 32;
       if (epoch !== this.p) { this.p = epoch; flags |= 8; }
     }
-    if (seq === undefined) return flags;
-    return flags + 16 + seq * 64;
+    return seq === undefined ? flags : flags + 16 + seq * 64;
   }
+  // A name is checked only when it differs from the previous event's (already checked).
+  name(field, v, last) {
+    if (typeof v !== 'string') return '`' + field + '` must be a string';
+    return v === last || NAME.test(v) ? '' : nameRule(field);
+  }
+  control(m, text) {
+    const k = KINDS.indexOf(m.type);
+    const n = (v) => (v === undefined ? NaN : whole(v, 2 ** 53) ? v : -1);
+    this.x = m;
+    switch (k) {
+      case -1:
+        return this.bad(typeof m.type === 'string' ? 'unknown frame type "' + m.type + '"' : 'a frame needs a string `type`', text);
+      case 0:
+        if (typeof m.connectionId !== 'string' || !whole(m.heartbeat, 2 ** 32) || n(m.tokenExpiresIn) < 0)
+          return this.bad('welcome: needs a string `connectionId`, a whole `heartbeat` and an optional whole `tokenExpiresIn`', text);
+        break;
+      case 2:
+        if (n(m.tokenExpiresIn) < 0) return this.bad('authenticated: `tokenExpiresIn` must be a whole number', text);
+        break;
+      case 3:
+        if (!Array.isArray(m.features)) return this.bad('gap: `features` must be an array', text);
+        this.l = m.features.filter((f) => typeof f === 'string');
+        this.r = { kind: 'gap', features: this.l };
+        break;
+      case 4: {
+        const s = m.streams === undefined ? {} : m.streams;
+        const ok = (v) => isObject(v) && typeof v.epoch === 'string' && whole(v.seq, 2 ** 53) && [undefined, true, false].includes(v.recovered);
+        if (!isObject(s) || !Object.values(s).every(ok))
+          return this.bad('subscribed: `streams` must map features to {epoch, seq, recovered?}', text);
+        this.l = Object.keys(s);
+        this.s = s;
+        break;
+      }
+      case 6:
+        if (typeof m.code !== 'string' || typeof m.message !== 'string' || (m.feature !== undefined && typeof m.feature !== 'string'))
+          return this.bad('error frame: needs a string `code` and `message`', text);
+        this.r = { kind: 'server', code: m.code, message: m.message };
+        if (m.feature !== undefined) this.r.feature = m.feature;
+    }
+    return -2;
+  }
+  kind() { return KINDS.indexOf(this.x.type); }
+  /** welcome: the heartbeat interval. */
+  heartbeat() { return this.x.heartbeat; }
+  /** welcome and authenticated: ms until the token expires, NaN without one. */
+  tokenMs() { const v = this.x.tokenExpiresIn; return v === undefined ? NaN : v; }
+  /** gap: the features; subscribed: the features with a stream. */
+  list() { return this.l; }
+  /** subscribed: one feature's stream. */
+  epochOf(f) { return this.s[f].epoch; }
+  seqOf(f) { return this.s[f].seq; }
+  /** 1 recovered, 0 not recovered, -1 no position was asked for. */
+  recoveredOf(f) { const r = this.s[f].recovered; return r === undefined ? -1 : +r; }
+  /** The `onError` event of the last invalid frame, or of a `gap` or `error` frame. */
+  report() { return this.r; }
   message() { return this.m; }
   feature() { return this.f; }
   entity() { return this.e; }
   action() { return this.a; }
   epoch() { return this.p; }
-}
-
-const DIFF_TYPES = ['insert', 'update', 'remove', 'replace'];
-
-/** One `StoreDiff` for `onChange`, built here in one call (kind: 0 insert … 3 replace). */
-export function storeDiff(kind, id, item) {
-  const type = DIFF_TYPES[kind];
-  if (kind === 3) return { type };
-  return kind === 2 ? { type, id } : { type, id, item };
-}
-
-/** An item's key as text (strings as they are, finite numbers in JavaScript's notation). */
-export function itemKey(item, field) {
-  if (item === null || typeof item !== 'object') return undefined;
-  const key = item[field];
-  if (typeof key === 'string') return key;
-  return typeof key === 'number' && Number.isFinite(key) ? String(key) : undefined;
-}
-
-/** An item's version: a number, or an ISO date as milliseconds; NaN without one. */
-export function itemVersion(item, field) {
-  const v = item[field];
-  return typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : NaN;
 }

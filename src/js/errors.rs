@@ -1,12 +1,12 @@
 //! Errors JavaScript sees: thrown `LivestateError`s with a `code`, and the events passed to
-//! `onError` listeners. Both are generated into the .d.ts from these types.
+//! `onError` listeners. Both are declared in the .d.ts from these types and built in JS.
 
 use serde::Serialize;
 use tsify::Tsify;
 use wasm_bindgen::prelude::*;
 
 /// The `code` of a thrown `LivestateError`.
-#[derive(Tsify, Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Tsify, Serialize, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub enum ErrorCode {
     /// `send` was called while not connected.
@@ -32,31 +32,27 @@ export interface LivestateError extends Error {
 }
 "#;
 
-/// Built in Rust, thrown as a JS `Error` whose `name` is `LivestateError`.
-#[derive(Debug)]
-pub(crate) struct LivestateError {
-    code: ErrorCode,
-    message: String,
+#[wasm_bindgen(module = "/src/js/boundary.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = livestateError)]
+    fn livestate_error(code: u8, message: &str) -> JsValue;
+    /// Text of a thrown JS value, for error events.
+    pub(crate) fn describe(v: &JsValue) -> String;
+    /// The `onError` event for a throwing callback (kind 0: `event`, thrown) or token
+    /// function (kind 1: thrown).
+    #[wasm_bindgen(js_name = errorEvent)]
+    pub(crate) fn error_event(kind: u8, a: &JsValue, b: &JsValue) -> JsValue;
 }
 
-impl LivestateError {
-    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
-    }
+/// A `LivestateError` to throw: a JS `Error` named so, with `code`. Messages are joined
+/// without `format!`, so no formatting machinery reaches the wasm.
+pub(crate) fn error(code: ErrorCode, message: &str) -> JsValue {
+    livestate_error(code as u8, message)
 }
 
-impl From<LivestateError> for JsValue {
-    fn from(e: LivestateError) -> JsValue {
-        let err = js_sys::Error::new(&e.message);
-        err.set_name("LivestateError");
-        let code = serde_wasm_bindgen::to_value(&e.code).unwrap_or(JsValue::UNDEFINED);
-        let _ = js_sys::Reflect::set(&err, &"code".into(), &code);
-        err.into()
-    }
-}
-
+// Only the declaration is used: the events themselves are built in JS (envelope.js, boundary.js).
 /// Passed to `onError` listeners: something went wrong that did not throw anywhere.
-#[derive(Tsify, Serialize, Debug)]
+#[derive(Tsify, Serialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum RealtimeErrorEvent {
     /// A frame from the gateway was not JSON or not a valid message. It was dropped before
@@ -99,10 +95,3 @@ pub enum RealtimeErrorEvent {
     },
 }
 
-/// Text of a thrown JS value, for error events.
-pub(crate) fn describe(v: &JsValue) -> String {
-    if let Some(e) = v.dyn_ref::<js_sys::Error>() {
-        return String::from(e.message());
-    }
-    v.as_string().unwrap_or_else(|| format!("{v:?}"))
-}

@@ -3,8 +3,7 @@
 //! notification per batch. Hooks and listeners run after the state borrow is released.
 
 use super::client::{unsubscriber_for_store, RealtimeClient, Subscription};
-use super::errors::{describe, ErrorCode, LivestateError};
-use super::options::reject_unknown;
+use super::errors::{describe, error, ErrorCode};
 use super::store_model::{key_text, JsModel};
 use crate::core::store::{Changes, Diff, Model, Store, StoreError};
 use js_sys::{Array, Function, Object, Promise, Reflect};
@@ -115,9 +114,6 @@ export class RealtimeStore<T extends object = any> {
 }
 "#;
 
-const OPTION_KEYS: &[&str] =
-    &["keyField", "versionField", "onCreated", "onUpdated", "onDeleted", "onAction", "onConflict", "onRejected", "reload"];
-
 #[derive(Default)]
 struct Hooks {
     on_created: Option<Function>,
@@ -206,27 +202,34 @@ impl StoreListener {
     }
 }
 
-fn invalid(message: impl Into<String>) -> JsValue {
-    LivestateError::new(ErrorCode::InvalidArgument, message).into()
+fn invalid(message: &str) -> JsValue {
+    error(ErrorCode::InvalidArgument, message)
 }
 
-fn function_option(options: &JsValue, name: &str) -> Result<Option<Function>, JsValue> {
-    let v = Reflect::get(options, &name.into())?;
-    if v.is_undefined() || v.is_null() {
-        return Ok(None);
-    }
-    v.dyn_into::<Function>().map(Some).map_err(|_| invalid(format!("store option {name} must be a function")))
-}
-
-fn string_option(options: &JsValue, name: &str) -> Result<Option<JsValue>, JsValue> {
-    let v = Reflect::get(options, &name.into())?;
-    if v.is_undefined() {
-        return Ok(None);
-    }
-    match v.as_string() {
-        Some(s) if !s.is_empty() => Ok(Some(v)),
-        _ => Err(invalid(format!("store option {name} must be a non-empty string"))),
-    }
+#[wasm_bindgen(module = "/src/js/boundary.js")]
+extern "C" {
+    /// `StoreOptions` checked (throws `invalidArgument` naming the option), `keyField` defaulted.
+    type StoreOptions;
+    #[wasm_bindgen(catch, js_name = storeOptions)]
+    fn store_options(options: &JsValue) -> Result<StoreOptions, JsValue>;
+    #[wasm_bindgen(method, getter, js_name = keyField)]
+    fn key_field(this: &StoreOptions) -> JsValue;
+    #[wasm_bindgen(method, getter, js_name = versionField)]
+    fn version_field(this: &StoreOptions) -> Option<String>;
+    #[wasm_bindgen(method, getter, js_name = onCreated)]
+    fn on_created(this: &StoreOptions) -> Option<Function>;
+    #[wasm_bindgen(method, getter, js_name = onUpdated)]
+    fn on_updated(this: &StoreOptions) -> Option<Function>;
+    #[wasm_bindgen(method, getter, js_name = onDeleted)]
+    fn on_deleted(this: &StoreOptions) -> Option<Function>;
+    #[wasm_bindgen(method, getter, js_name = onAction)]
+    fn on_action(this: &StoreOptions) -> Option<Function>;
+    #[wasm_bindgen(method, getter, js_name = onConflict)]
+    fn on_conflict(this: &StoreOptions) -> Option<Function>;
+    #[wasm_bindgen(method, getter, js_name = onRejected)]
+    fn on_rejected(this: &StoreOptions) -> Option<Function>;
+    #[wasm_bindgen(method, getter)]
+    fn reload(this: &StoreOptions) -> Option<Function>;
 }
 
 #[wasm_bindgen]
@@ -234,20 +237,16 @@ impl RealtimeStore {
     /// Creates a store and subscribes it to `feature.entity` events on `client`.
     #[wasm_bindgen(constructor)]
     pub fn new(client: &RealtimeClient, feature: &str, entity: &str, options: JsValue) -> Result<RealtimeStore, JsValue> {
-        let options = if options.is_undefined() || options.is_null() { Object::new().into() } else { options };
-        reject_unknown(&options, OPTION_KEYS, "store options").map_err(invalid)?;
-        let model = JsModel {
-            key_field: string_option(&options, "keyField")?.unwrap_or_else(|| "id".into()),
-            version_field: string_option(&options, "versionField")?,
-        };
+        let o = store_options(&options)?;
+        let model = JsModel { key_field: o.key_field(), version_field: o.version_field().map(JsValue::from) };
         let hooks = Hooks {
-            on_created: function_option(&options, "onCreated")?,
-            on_updated: function_option(&options, "onUpdated")?,
-            on_deleted: function_option(&options, "onDeleted")?,
-            on_action: function_option(&options, "onAction")?,
-            on_conflict: function_option(&options, "onConflict")?,
-            on_rejected: function_option(&options, "onRejected")?,
-            reload: function_option(&options, "reload")?,
+            on_created: o.on_created(),
+            on_updated: o.on_updated(),
+            on_deleted: o.on_deleted(),
+            on_action: o.on_action(),
+            on_conflict: o.on_conflict(),
+            on_rejected: o.on_rejected(),
+            reload: o.reload(),
         };
         let inner = Rc::new(RefCell::new(StoreInner {
             store: Store::new(model),
@@ -494,13 +493,13 @@ fn resync(rc: &Shared) {
                 let _ = load(rc, items);
             }
             Err(e) => {
-                rc.borrow_mut().error = Some(format!("reload threw: {}", describe(&e)));
+                rc.borrow_mut().error = Some(["reload threw: ", &describe(&e)].concat());
                 flush_status(rc);
             }
         },
         None => {
             let feature = rc.borrow().feature.clone();
-            rc.borrow_mut().error = Some(format!("events of {feature} were lost; give the store a reload() to resync"));
+            rc.borrow_mut().error = Some(["events of ", &feature, " were lost; give the store a reload() to resync"].concat());
             flush_status(rc);
         }
     }
@@ -539,7 +538,7 @@ fn apply_event(rc: &Shared, action: &str, data: JsValue, message: Option<&JsValu
             Ok(call) => call,
             Err(StoreError::MissingKey) => {
                 me.invalid_events += 1;
-                me.error = Some(format!("a {action} event without an id was ignored"));
+                me.error = Some(["a ", action, " event without an id was ignored"].concat());
                 (None, Vec::new())
             }
         }
@@ -547,7 +546,7 @@ fn apply_event(rc: &Shared, action: &str, data: JsValue, message: Option<&JsValu
     if let Some(f) = hook {
         let args: Array = args.into_iter().collect();
         if let Err(e) = f.apply(&JsValue::NULL, &args) {
-            rc.borrow_mut().error = Some(format!("store hook threw: {}", describe(&e)));
+            rc.borrow_mut().error = Some(["store hook threw: ", &describe(&e)].concat());
         }
     }
 }
@@ -618,7 +617,7 @@ fn object(fields: &[(&str, JsValue)]) -> JsValue {
     o.into()
 }
 
-#[wasm_bindgen(module = "/src/js/envelope.js")]
+#[wasm_bindgen(module = "/src/js/boundary.js")]
 extern "C" {
     #[wasm_bindgen(js_name = storeDiff)]
     fn store_diff(kind: u32, id: &str, item: &JsValue) -> JsValue;

@@ -11,19 +11,12 @@ pub(crate) struct JsModel {
     pub(crate) version_field: Option<JsValue>,
 }
 
-/// A key as text: strings as they are, numbers in JavaScript's own notation (so `get(1)` and
-/// `get("1")` find the same item, as object property access would).
-pub(crate) fn key_text(v: &JsValue) -> Option<String> {
-    if let Some(s) = v.as_string() {
-        return Some(s);
-    }
-    v.as_f64()
-        .filter(|n| n.is_finite())
-        .map(|_| String::from(v.unchecked_ref::<js_sys::Number>().to_string_with_radix(10).unwrap_or_default()))
-}
-
-#[wasm_bindgen::prelude::wasm_bindgen(module = "/src/js/envelope.js")]
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/src/js/boundary.js")]
 extern "C" {
+    /// A key given by the app as text: strings as they are, numbers in JavaScript's own
+    /// notation (so `get(1)` and `get("1")` find the same item, as property access would).
+    #[wasm_bindgen(js_name = keyText)]
+    pub(crate) fn key_text(key: &JsValue) -> Option<String>;
     // One call each on the hot path of every applied event, instead of a Reflect.get plus type
     // checks and conversions across the boundary.
     #[wasm_bindgen(js_name = itemKey)]

@@ -18,12 +18,15 @@
 mod model;
 #[cfg(feature = "signals")]
 mod signals;
+mod slots;
 /// A seeded simulator that checks a store against a simulated server (see [`testkit::simulate`]).
 pub mod testkit;
 
 pub use model::{item, MapItem, MapModel, Model};
 
-use std::collections::{BTreeMap, VecDeque};
+use crate::core::vecmap::VecMap;
+use slots::Slots;
+use std::collections::VecDeque;
 
 /// The store under the name the JavaScript API uses.
 pub type RealtimeStore<M> = Store<M>;
@@ -53,8 +56,8 @@ struct Op<M: Model> {
     seen: u64,
 }
 
-#[derive(Debug)]
 struct Entry<M: Model> {
+    key: M::Key,
     confirmed: Option<M::Item>,
     /// Version of `confirmed`, or of the delete when `deleted`.
     version: Option<f64>,
@@ -64,14 +67,27 @@ struct Entry<M: Model> {
     events: u64,
     ops: Vec<OpId>,
     view: Option<M::Item>,
-    /// Position in `order` while visible.
+    /// Order of appearance while visible (0 while hidden).
     seq: u64,
     error: Option<String>,
+    /// Changed in the current batch (listed in `Store::touched`).
+    touched: bool,
 }
 
-impl<M: Model> Default for Entry<M> {
-    fn default() -> Self {
-        Self { confirmed: None, version: None, deleted: false, events: 0, ops: Vec::new(), view: None, seq: 0, error: None }
+impl<M: Model> Entry<M> {
+    fn new(key: M::Key) -> Self {
+        Self {
+            key,
+            confirmed: None,
+            version: None,
+            deleted: false,
+            events: 0,
+            ops: Vec::new(),
+            view: None,
+            seq: 0,
+            error: None,
+            touched: false,
+        }
     }
 }
 
@@ -157,17 +173,15 @@ pub enum StoreError {
 }
 
 /// The store. See the module docs for its semantics.
-#[derive(Debug)]
 pub struct Store<M: Model> {
     model: M,
-    entries: BTreeMap<M::Key, Entry<M>>,
-    order: BTreeMap<u64, M::Key>,
-    next_seq: u64,
-    ops: BTreeMap<OpId, Op<M>>,
+    entries: Slots<M>,
+    ops: VecMap<OpId, Op<M>>,
     next_op: OpId,
     tombstones: VecDeque<M::Key>,
-    /// Keys changed in this batch, with whether each was visible before it.
-    touched: BTreeMap<M::Key, bool>,
+    /// Keys changed in this batch, in the order of their first change, with whether each was
+    /// visible before it.
+    touched: Vec<(M::Key, bool)>,
     replaced: bool,
     conflicts: Vec<Conflict<M>>,
     rejections: Vec<Rejection<M::Key>>,
@@ -180,13 +194,11 @@ impl<M: Model> Store<M> {
     pub fn new(model: M) -> Self {
         Self {
             model,
-            entries: BTreeMap::new(),
-            order: BTreeMap::new(),
-            next_seq: 0,
-            ops: BTreeMap::new(),
+            entries: Slots::default(),
+            ops: VecMap::default(),
             next_op: 0,
             tombstones: VecDeque::new(),
-            touched: BTreeMap::new(),
+            touched: Vec::new(),
             replaced: false,
             conflicts: Vec::new(),
             rejections: Vec::new(),
@@ -213,22 +225,22 @@ impl<M: Model> Store<M> {
     /// Pending operations on `key`, oldest first.
     pub fn pending(&self, key: &M::Key) -> Vec<(OpId, &Pending<M>)> {
         let Some(e) = self.entries.get(key) else { return Vec::new() };
-        e.ops.iter().map(|id| (*id, &self.ops[id].kind)).collect()
+        e.ops.iter().map(|id| (*id, &self.op(*id).kind)).collect()
     }
 
     /// Number of visible items.
     pub fn len(&self) -> usize {
-        self.order.len()
+        self.entries.len()
     }
 
     /// True when no item is visible.
     pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
+        self.entries.len() == 0
     }
 
     /// Visible items in the order they first appeared.
     pub fn iter(&self) -> impl Iterator<Item = (&M::Key, &M::Item)> {
-        self.order.values().filter_map(|k| self.entries.get(k).and_then(|e| e.view.as_ref()).map(|v| (k, v)))
+        self.entries.visible().filter_map(|e| e.view.as_ref().map(|v| (&e.key, v)))
     }
 
     /// Every key the store knows, visible or not (pending creates and tombstones included).
@@ -261,7 +273,7 @@ impl<M: Model> Store<M> {
 
     /// A `deleted` event. `version`, if known, guards against older events that arrive later.
     pub fn deleted(&mut self, key: M::Key, version: Option<f64>) {
-        let e = self.entries.entry(key.clone()).or_default();
+        let e = self.entries.get_or_insert(&key);
         if let (Some(new), Some(old)) = (version, e.version) {
             if new <= old {
                 return;
@@ -303,7 +315,7 @@ impl<M: Model> Store<M> {
         }
         for (key, item) in fresh {
             let version = self.model.version(&item);
-            let e = self.entries.entry(key).or_default();
+            let e = self.entries.get_or_insert(&key);
             e.confirmed = Some(item);
             e.version = version;
             e.deleted = false;
@@ -336,7 +348,7 @@ impl<M: Model> Store<M> {
     fn begin(&mut self, key: M::Key, kind: Pending<M>) -> OpId {
         self.next_op += 1;
         let id = self.next_op;
-        let e = self.entries.entry(key.clone()).or_default();
+        let e = self.entries.get_or_insert(&key);
         e.ops.push(id);
         let seen = e.events;
         self.ops.insert(id, Op { key: key.clone(), kind, seen });
@@ -387,7 +399,7 @@ impl<M: Model> Store<M> {
             }
             (Pending::Create(item), None) => {
                 if self.unchanged_since(&op.key, op.seen) {
-                    let e = self.entries.entry(op.key.clone()).or_default();
+                    let e = self.entries.get_or_insert(&op.key);
                     e.confirmed = Some(item);
                     e.deleted = false;
                     e.events += 1;
@@ -410,15 +422,28 @@ impl<M: Model> Store<M> {
 
     /// Ends the batch: returns what changed since the last flush, for one notification.
     pub fn flush(&mut self) -> Changes<M> {
+        let touched = std::mem::take(&mut self.touched);
         let diffs = if std::mem::take(&mut self.replaced) {
-            self.touched.clear();
+            for (key, _) in &touched {
+                if let Some(e) = self.entries.get_mut(key) {
+                    e.touched = false;
+                }
+            }
             vec![Diff::Replace]
         } else {
-            let touched = std::mem::take(&mut self.touched);
             touched
                 .into_iter()
                 .filter_map(|(key, was)| {
-                    let now = self.entries.get(&key).is_some_and(|e| e.view.is_some());
+                    // A key removed and known again within the batch is listed twice: the
+                    // first listing reports it, against its state now.
+                    let e = self.entries.get_mut(&key);
+                    if e.as_ref().is_some_and(|e| !e.touched) {
+                        return None;
+                    }
+                    let now = e.is_some_and(|e| {
+                        e.touched = false;
+                        e.view.is_some()
+                    });
                     match (was, now) {
                         (false, true) => Some(Diff::Insert(key)),
                         (true, true) => Some(Diff::Update(key)),
@@ -436,7 +461,7 @@ impl<M: Model> Store<M> {
     fn server_item(&mut self, item: M::Item, created: bool) -> Result<(), StoreError> {
         let key = self.model.key(&item).ok_or(StoreError::MissingKey)?;
         let version = self.model.version(&item);
-        let e = self.entries.entry(key.clone()).or_default();
+        let e = self.entries.get_or_insert(&key);
         match (version, e.version) {
             (Some(new), Some(old)) if new <= old => return Ok(()), // stale or duplicate
             (None, _) if e.deleted && !created => return Ok(()),   // late update of a deleted item
@@ -445,7 +470,7 @@ impl<M: Model> Store<M> {
         if let Some(old) = &e.confirmed {
             let mut found = Vec::new();
             for op in &e.ops {
-                if let Pending::Update(patch) = &self.ops[op].kind {
+                if let Pending::Update(patch) = &self.ops.get(op).expect("an entry lists only live operations").kind {
                     found.push(conflict(&self.model, key.clone(), *op, old, &item, patch));
                 }
             }
@@ -464,6 +489,10 @@ impl<M: Model> Store<M> {
         self.entries.get(key).is_some_and(|e| e.events == seen)
     }
 
+    fn op(&self, id: OpId) -> &Op<M> {
+        self.ops.get(&id).expect("an entry lists only live operations")
+    }
+
     fn remove_op(&mut self, id: OpId) -> Option<Op<M>> {
         let op = self.ops.remove(&id)?;
         if let Some(e) = self.entries.get_mut(&op.key) {
@@ -476,10 +505,12 @@ impl<M: Model> Store<M> {
     fn refresh(&mut self, key: &M::Key) {
         let Some(e) = self.entries.get_mut(key) else { return };
         let was = e.view.is_some();
-        self.touched.entry(key.clone()).or_insert(was);
+        if !std::mem::replace(&mut e.touched, true) {
+            self.touched.push((key.clone(), was));
+        }
         let mut view = e.confirmed.clone();
         for id in &e.ops {
-            view = match (&self.ops[id].kind, view) {
+            view = match (&self.ops.get(id).expect("an entry lists only live operations").kind, view) {
                 (Pending::Create(item), None) => Some(item.clone()),
                 (Pending::Create(_), existing @ Some(_)) => existing, // the server's copy wins
                 (Pending::Update(patch), Some(v)) => Some(self.model.apply(&v, patch)),
@@ -489,18 +520,11 @@ impl<M: Model> Store<M> {
         }
         let now = view.is_some();
         e.view = view;
-        match (was, now) {
-            (false, true) => {
-                self.next_seq += 1;
-                e.seq = self.next_seq;
-                self.order.insert(e.seq, key.clone());
-            }
-            (true, false) => {
-                self.order.remove(&e.seq);
-            }
-            _ => {}
+        let forget = !now && e.confirmed.is_none() && e.ops.is_empty() && !e.deleted && e.error.is_none();
+        if was != now {
+            self.entries.set_visible(key, now);
         }
-        if !now && e.confirmed.is_none() && e.ops.is_empty() && !e.deleted && e.error.is_none() {
+        if forget {
             self.entries.remove(key);
         }
     }

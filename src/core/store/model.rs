@@ -9,7 +9,7 @@ use std::fmt::Debug;
 /// configured field names.
 pub trait Model {
     /// The item's identity (`id`).
-    type Key: Ord + Clone + Debug;
+    type Key: Ord + std::hash::Hash + Clone + Debug;
     /// A whole item as the server sends it.
     type Item: Clone + Debug;
     /// A partial change to an item (the seed's `Partial<T>`).

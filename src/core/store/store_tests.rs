@@ -204,7 +204,7 @@ fn a_conflict_is_reported_when_a_server_event_changes_a_field_we_are_changing() 
 }
 
 #[test]
-fn a_batch_produces_one_list_of_diffs() {
+fn a_batch_produces_one_list_of_diffs_in_the_order_items_first_changed() {
     let mut s = store(false);
     s.created(item(&[("id", 1)])).unwrap();
     s.created(item(&[("id", 2)])).unwrap();
@@ -214,7 +214,7 @@ fn a_batch_produces_one_list_of_diffs() {
     s.deleted(2, None);
     s.created(item(&[("id", 4)])).unwrap();
     s.deleted(4, None); // inserted and removed within the batch: nothing to report
-    assert_eq!(s.flush().diffs, [Diff::Update(1), Diff::Remove(2), Diff::Insert(3)]);
+    assert_eq!(s.flush().diffs, [Diff::Insert(3), Diff::Update(1), Diff::Remove(2)]);
 }
 
 #[test]
@@ -285,7 +285,7 @@ fn a_futures_signals_view_sees_a_snapshot_then_each_batch() {
     s.created(item(&[("id", 2)])).unwrap();
     s.deleted(1, None);
     s.flush();
-    assert!(matches!(poll(), Some(MapDiff::Remove { key: 1 })));
     assert!(matches!(poll(), Some(MapDiff::Insert { key: 2, .. })));
+    assert!(matches!(poll(), Some(MapDiff::Remove { key: 1 })));
     assert!(poll().is_none());
 }

@@ -3,16 +3,17 @@
 
 use super::*;
 
-pub(super) async fn fetch_token(provider: &Function) -> Result<String, String> {
-    let value = provider.call0(&JsValue::NULL).map_err(|e| describe(&e))?;
+/// Calls the token function; the error is the thrown value (or a text saying what was wrong).
+pub(super) async fn fetch_token(provider: &Function) -> Result<String, JsValue> {
+    let value = provider.call0(&JsValue::NULL)?;
     let value = match value.dyn_into::<Promise>() {
-        Ok(p) => JsFuture::from(p).await.map_err(|e| describe(&e))?,
+        Ok(p) => JsFuture::from(p).await?,
         Err(v) => v,
     };
     value.as_string().ok_or_else(|| "the token function must return a string".into())
 }
 
-pub(super) fn open_socket(rc: &Shared, gen: u32, token: Result<Option<String>, String>) {
+pub(super) fn open_socket(rc: &Shared, gen: u32, token: Result<Option<String>, JsValue>) {
     let mut notices = Vec::new();
     let opened = {
         let mut me = rc.borrow_mut();
@@ -20,8 +21,8 @@ pub(super) fn open_socket(rc: &Shared, gen: u32, token: Result<Option<String>, S
             return; // disconnected or replaced while the token was being fetched
         }
         match token {
-            Err(message) => {
-                notices.push(Notice::Error(RealtimeErrorEvent::Token { message }));
+            Err(thrown) => {
+                notices.push(Notice::Error(error_event(1, &thrown, &JsValue::UNDEFINED)));
                 false
             }
             Ok(token) => {
@@ -71,11 +72,7 @@ fn on_frame(rc: &Shared, gen: u32, text: &JsValue) {
     let decoded = rc.borrow_mut().decoder.decode(text);
     let frame = match decoded {
         Ok(f) => f,
-        Err(reason) => {
-            rc.borrow_mut().stats.invalid_frames += 1;
-            let frame = decode::excerpt(text);
-            return notify(rc, vec![Notice::Error(RealtimeErrorEvent::InvalidFrame { reason, frame })]);
-        }
+        Err(report) => return invalid(rc, report),
     };
     match frame {
         Frame::Event(e) => dispatch(rc, gen, &e),
@@ -85,26 +82,22 @@ fn on_frame(rc: &Shared, gen: u32, text: &JsValue) {
                 me.core.subscribed(feature, state, out);
             }
         }),
-        Frame::Batch(events) => {
+        Frame::Batch(n) => {
             // Delivered synchronously, one after another: stores coalesce them into one
             // change notification (they flush in a microtask).
-            for e in events {
-                match e {
+            for i in 0..n {
+                let item = rc.borrow_mut().decoder.item(i);
+                match item {
                     Ok(e) => dispatch(rc, gen, &e),
-                    Err(reason) => {
-                        rc.borrow_mut().stats.invalid_frames += 1;
-                        let frame = decode::excerpt(text);
-                        notify(rc, vec![Notice::Error(RealtimeErrorEvent::InvalidFrame { reason, frame })]);
-                    }
+                    Err(report) => invalid(rc, report),
                 }
             }
         }
-        Frame::Welcome(w) => {
-            let token_ms = w.token_expires_in.map(|ms| ms as f64);
-            drive(rc, |me, out| me.core.handle(Input::Welcome { gen, heartbeat_ms: w.heartbeat.into(), token_ms }, now(), out))
+        Frame::Welcome { heartbeat_ms, token_ms } => {
+            drive(rc, |me, out| me.core.handle(Input::Welcome { gen, heartbeat_ms, token_ms }, now(), out))
         }
         Frame::Authenticated(token_ms) => drive(rc, |me, out| me.core.handle(Input::Authenticated { gen, token_ms }, now(), out)),
-        Frame::Gap(features) => {
+        Frame::Gap(features, report) => {
             // Each feature is recovered from the gateway's history (a replay on this socket).
             drive(rc, |me, out| {
                 me.core.handle(Input::Activity { gen }, now(), out);
@@ -113,16 +106,21 @@ fn on_frame(rc: &Shared, gen: u32, text: &JsValue) {
                     me.core.gap(f, out);
                 }
             });
-            notify(rc, vec![Notice::Error(RealtimeErrorEvent::Gap { features })]);
+            notify(rc, vec![Notice::Error(report)]);
         }
         Frame::Heartbeat => drive(rc, |me, out| me.core.handle(Input::Heartbeat { gen }, now(), out)),
         Frame::Ack => drive(rc, |me, out| me.core.handle(Input::Activity { gen }, now(), out)),
-        Frame::Error(e) => {
+        Frame::Error(report) => {
             drive(rc, |me, out| me.core.handle(Input::Activity { gen }, now(), out));
-            let event = RealtimeErrorEvent::Server { code: e.code, message: e.message, feature: e.feature };
-            notify(rc, vec![Notice::Error(event)]);
+            notify(rc, vec![Notice::Error(report)]);
         }
     }
+}
+
+/// A dropped frame: counted, and reported to `onError`.
+fn invalid(rc: &Shared, report: JsValue) {
+    rc.borrow_mut().stats.invalid_frames += 1;
+    notify(rc, vec![Notice::Error(report)]);
 }
 
 /// Delivers one event to its subscribers. Each callback is looked up again right before it
@@ -158,8 +156,8 @@ fn dispatch(rc: &Shared, gen: u32, event: &decode::Event) {
         };
         if let Err(e) = f.call2(&JsValue::NULL, &data, message) {
             rc.borrow_mut().stats.callback_errors += 1;
-            let event = RealtimeErrorEvent::Callback { event: format!("{feature}.{entity}.{action}"), message: describe(&e) };
-            notify(rc, vec![Notice::Error(event)]);
+            let name = [&**feature, ".", entity, ".", action].concat();
+            notify(rc, vec![Notice::Error(error_event(0, &JsValue::from(name), &e))]);
         }
     }
     if delivered {

@@ -1,0 +1,200 @@
+// The rest of the JS/wasm boundary, on the JS side: what JS hands in (options, events to send)
+// is read and checked here, and what JS gets back (errors, stats, status reasons, frames to
+// send, store diffs) is built here. So the wasm carries no serde, no JSON and no text
+// formatting: it passes numbers and the strings it already holds.
+import { nameRule, validName } from './envelope.js';
+
+const CODES = ['notConnected', 'invalidOptions', 'invalidArgument', 'outboxFull', 'outboxExpired', 'disconnected'];
+
+/** A `LivestateError`: an `Error` named so, with a machine-readable `code` (CODES[code]). */
+export function livestateError(code, message) {
+  const e = new Error(message);
+  e.name = 'LivestateError';
+  e.code = CODES[code];
+  return e;
+}
+const fail = (code, message) => {
+  throw livestateError(code, message);
+};
+
+/** A thrown value as text, for error events. */
+export function describe(v) {
+  if (v instanceof Error) return v.message;
+  if (typeof v === 'string') return v;
+  try {
+    const s = JSON.stringify(v);
+    if (s !== undefined) return s;
+  } catch {}
+  return String(v);
+}
+
+/** Refuses a misspelt field rather than ignoring it. */
+function only(v, keys, what, code) {
+  if (v === null || typeof v !== 'object') fail(code, what + ' must be an object');
+  for (const k of Object.keys(v))
+    if (!keys.includes(k)) fail(code, 'unknown field `' + k + '` in ' + what + '; expected one of: ' + keys.join(', '));
+}
+
+const MAX_TIMER_MS = 2147483647;
+const isWhole = (n, min) => typeof n === 'number' && Number.isInteger(n) && n >= min && n <= 4294967295;
+
+/** `ClientOptions`, checked and with every default filled in (NaN: none). */
+export function clientOptions(o) {
+  const bad = (m) => fail(1, m);
+  only(o, ['url', 'token', 'backoff', 'maxReconnectAttempts', 'heartbeatTimeout', 'connectTimeout', 'features', 'outbox', 'maxMessageSize'], 'options', 1);
+  const num = (v, name) => {
+    if (v !== undefined && typeof v !== 'number') bad('invalid options: ' + name + ' must be a number');
+    return v;
+  };
+  const ms = (v, name) => {
+    if (num(v, name) !== undefined && !(Number.isFinite(v) && v > 0 && v <= MAX_TIMER_MS)) bad(name + ' must be a number of milliseconds > 0');
+    return v === undefined ? NaN : v;
+  };
+  if (typeof o.url !== 'string') bad('invalid options: url must be a string');
+  const token = o.token === null ? undefined : o.token;
+  if (token !== undefined && typeof token !== 'string' && typeof token !== 'function') bad('token must be a string or a function returning one');
+  const b = o.backoff === undefined || o.backoff === null ? {} : o.backoff;
+  only(b, ['min', 'max', 'factor', 'jitter'], 'options.backoff', 1);
+  const min = num(b.min, 'backoff.min') ?? 500;
+  let attempts = num(o.maxReconnectAttempts, 'maxReconnectAttempts') ?? 5;
+  if (attempts === Infinity) attempts = -1;
+  else if (!isWhole(attempts, 0)) bad('maxReconnectAttempts must be a whole number >= 0, or Infinity');
+  const features = o.features ?? [];
+  if (!Array.isArray(features)) bad('invalid options: features must be an array of strings');
+  for (const f of features) if (!validName(f)) bad('features: ' + nameRule('feature'));
+  let outboxMax = 0;
+  let outboxAge = 30000;
+  const ob = o.outbox;
+  if (ob === true) outboxMax = 100;
+  else if (ob !== undefined && ob !== null && ob !== false) {
+    only(ob, ['maxMessages', 'maxAge'], 'options.outbox', 1);
+    outboxMax = ob.maxMessages ?? 100;
+    if (!isWhole(outboxMax, 1)) bad('outbox.maxMessages must be a whole number >= 1');
+    outboxAge = ob.maxAge === undefined ? outboxAge : typeof ob.maxAge === 'number' ? ms(ob.maxAge, 'outbox.maxAge') : ms(NaN, 'outbox.maxAge');
+  }
+  const maxSize = num(o.maxMessageSize, 'maxMessageSize') ?? 65536;
+  if (!isWhole(maxSize, 1)) bad('maxMessageSize must be a whole number of bytes >= 1');
+  return {
+    url: resolveUrl(o.url),
+    token,
+    min,
+    max: num(b.max, 'backoff.max') ?? Math.max(min, 20000),
+    factor: num(b.factor, 'backoff.factor') ?? 2,
+    jitter: num(b.jitter, 'backoff.jitter') ?? 1,
+    attempts,
+    heartbeatTimeout: ms(o.heartbeatTimeout, 'heartbeatTimeout'),
+    connectTimeout: ms(o.connectTimeout, 'connectTimeout') || 10000,
+    features,
+    outboxMax,
+    outboxAge,
+    maxSize,
+  };
+}
+
+/** Resolves `/ws`-style paths against the page and maps http(s) to ws(s). */
+function resolveUrl(url) {
+  let u;
+  try {
+    u = globalThis.location ? new URL(url, globalThis.location.href) : new URL(url);
+  } catch {
+    fail(1, 'url is not a valid URL: ' + JSON.stringify(url));
+  }
+  const scheme = { 'ws:': 'ws:', 'wss:': 'wss:', 'http:': 'ws:', 'https:': 'wss:' }[u.protocol];
+  if (!scheme) fail(1, 'url must use ws: or wss:, not ' + u.protocol);
+  u.protocol = scheme;
+  return u.href;
+}
+
+/** Throws `invalidArgument` unless `name` is a valid feature, entity or action name. */
+export function checkName(field, name) {
+  if (!validName(name)) fail(2, nameRule(field));
+}
+
+const PRIORITIES = ['low', 'normal', 'high', 'critical'];
+const utf8 = new TextEncoder();
+
+/** The `publish` frame for `send(event)`, checked against the protocol and `maxSize` bytes. */
+export function publishFrame(event, maxSize) {
+  only(event, ['feature', 'entity', 'action', 'data', 'priority'], 'event', 2);
+  for (const field of ['feature', 'entity', 'action']) checkName(field, event[field]);
+  if (event.data === undefined) fail(2, 'invalid event: missing field `data`');
+  if (event.priority !== undefined && !PRIORITIES.includes(event.priority))
+    fail(2, 'invalid event: priority must be one of ' + PRIORITIES.join(', '));
+  const { feature, entity, action, data, priority } = event;
+  const text = JSON.stringify({ type: 'publish', feature, entity, action, data, priority });
+  // The gateway closes the whole connection (1009) on an oversized message, which would cost
+  // every subscription of this tab a reconnect: refuse it here instead.
+  const size = text.length > maxSize / 3 ? utf8.encode(text).length : text.length;
+  if (size > maxSize) fail(2, 'the event is ' + size + ' bytes; the gateway accepts at most ' + maxSize + ' (maxMessageSize)');
+  return text;
+}
+
+export const authFrame = (token) => JSON.stringify({ type: 'auth', token });
+export const pongFrame = () => '{"type":"pong"}';
+export const unsubscribeFrame = (features) => JSON.stringify({ type: 'unsubscribe', features });
+/** `subscribe`, with the position of each feature that has one (parallel arrays). */
+export function subscribeFrame(features, posFeatures, posEpochs, posSeqs) {
+  const frame = { type: 'subscribe', features };
+  if (posFeatures.length) {
+    frame.positions = {};
+    posFeatures.forEach((f, i) => (frame.positions[f] = { epoch: posEpochs[i], seq: posSeqs[i] }));
+  }
+  return JSON.stringify(frame);
+}
+
+const STATUS = ['connected', 'disconnected', 'reconnecting'];
+export const statusName = (i) => STATUS[i];
+
+/** `statusReason`: 0 client, 1 offline, 2 maxAttempts, 3 rejected. */
+export function stopReason(kind, n, text) {
+  return [{ kind: 'client' }, { kind: 'offline' }, { kind: 'maxAttempts', attempts: n }, { kind: 'rejected', code: n, reason: text }][kind];
+}
+
+/** `stats()` from the counters, in `ClientStats` order. */
+export function clientStats(framesReceived, eventsDelivered, invalidFrames, callbackErrors, connects, gaps, duplicates, resyncs) {
+  return { framesReceived, eventsDelivered, invalidFrames, callbackErrors, connects, gaps, duplicates, resyncs };
+}
+
+/** `onError` events built from wasm: 0 callback (a, b = event, thrown), 1 token (a = thrown). */
+export function errorEvent(kind, a, b) {
+  return kind === 0 ? { kind: 'callback', event: a, message: describe(b) } : { kind: 'token', message: describe(a) };
+}
+
+/** `StoreOptions`, checked; the store reads the fields it needs. */
+export function storeOptions(o) {
+  if (o === undefined || o === null) o = {};
+  const hooks = ['onCreated', 'onUpdated', 'onDeleted', 'onAction', 'onConflict', 'onRejected', 'reload'];
+  only(o, ['keyField', 'versionField', ...hooks], 'store options', 2);
+  for (const f of ['keyField', 'versionField'])
+    if (o[f] !== undefined && (typeof o[f] !== 'string' || o[f] === '')) fail(2, 'store option ' + f + ' must be a non-empty string');
+  for (const h of hooks)
+    if (o[h] !== undefined && o[h] !== null && typeof o[h] !== 'function') fail(2, 'store option ' + h + ' must be a function');
+  return { ...o, keyField: o.keyField ?? 'id' };
+}
+
+const DIFF_TYPES = ['insert', 'update', 'remove', 'replace'];
+
+/** One `StoreDiff` for `onChange` (kind: 0 insert … 3 replace). */
+export function storeDiff(kind, id, item) {
+  const type = DIFF_TYPES[kind];
+  if (kind === 3) return { type };
+  return kind === 2 ? { type, id } : { type, id, item };
+}
+
+/** An item's key as text (strings as they are, finite numbers in JavaScript's notation). */
+export function itemKey(item, field) {
+  if (item === null || typeof item !== 'object') return undefined;
+  return keyText(item[field]);
+}
+
+/** A key given by the app (`get(1)` and `get("1")` find the same item). */
+export function keyText(key) {
+  if (typeof key === 'string') return key;
+  return typeof key === 'number' && Number.isFinite(key) ? String(key) : undefined;
+}
+
+/** An item's version: a number, or an ISO date as milliseconds; NaN without one. */
+export function itemVersion(item, field) {
+  const v = item[field];
+  return typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : NaN;
+}
