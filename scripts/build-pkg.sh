@@ -8,7 +8,19 @@ export CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_LTO=true CARGO_PR
        CARGO_PROFILE_RELEASE_PANIC=abort
 profile=--release
 [ "${1:-}" = --dev ] && { profile=--dev; shift; }
-wasm-pack --log-level warn build --target web "$profile" --out-dir pkg --out-name livestate "$@"
+build() { wasm-pack --log-level warn build --target web "$profile" --out-dir pkg --out-name livestate "$@"; }
+# A release build compiles std itself with panic=immediate-abort where the standard library's
+# source is there (rustup's rust-src, or Debian's rust-web-src): no panic machinery in the wasm
+# (about 5 KB gzip). A panic is still an abort, as with panic=abort, only without a message.
+std_src="$(rustc --print sysroot)/lib/rustlib/src/rust/library/std"
+if [ "$profile" = --release ] && [ -d "$std_src" ] && [ "${LIVESTATE_PLAIN_STD:-0}" != 1 ]; then
+  if ! RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" build "$@"; then
+    echo "build-pkg: building std with panic=immediate-abort failed; building with the prebuilt std" >&2
+    build "$@"
+  fi
+else
+  build "$@"
+fi
 wasm=$(wc -c < pkg/livestate_bg.wasm); gz=$(gzip -9 -c pkg/livestate_bg.wasm | wc -c)
 js=$(wc -c < pkg/livestate.js); jsgz=$(gzip -9 -c pkg/livestate.js | wc -c)
 echo "pkg/: livestate_bg.wasm $wasm B ($gz B gzip), livestate.js $js B ($jsgz B gzip)"

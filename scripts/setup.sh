@@ -25,6 +25,9 @@ wasm_std_ok() { _ls_has_wasm_std "$(command -v rustc)"; }
 if ! wasm_std_ok; then
   if command -v rustup >/dev/null && timeout 30 rustup target add wasm32-unknown-unknown >/dev/null 2>&1 && wasm_std_ok; then
     log "wasm32 target from rustup"
+    # The standard library's source lets the release package build std with
+    # panic=immediate-abort (scripts/build-pkg.sh); without it the package is a few KB larger.
+    timeout 60 rustup component add rust-src >/dev/null 2>&1 || log "no rust-src: the package keeps the prebuilt std"
   else
     log "rustup cannot fetch wasm32: using Debian's rustc-web and building its wasm32 std"
     apt_need rustc-web cargo-web rust-web-src lld-22

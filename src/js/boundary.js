@@ -143,6 +143,8 @@ export function subscribeFrame(features, posFeatures, posEpochs, posSeqs) {
 }
 
 const STATUS = ['connected', 'disconnected', 'reconnecting'];
+// Returned as text: a function of numbers only would be imported raw, and wasm-bindgen names
+// every raw import of one module separately (bundlers then warn of duplicate keys).
 export const statusName = (i) => STATUS[i];
 
 /** `statusReason`: 0 client, 1 offline, 2 maxAttempts, 3 rejected. */
@@ -155,9 +157,9 @@ export function clientStats(framesReceived, eventsDelivered, invalidFrames, call
   return { framesReceived, eventsDelivered, invalidFrames, callbackErrors, connects, gaps, duplicates, resyncs };
 }
 
-/** `onError` events built from wasm: 0 callback (a, b = event, thrown), 1 token (a = thrown). */
-export function errorEvent(kind, a, b) {
-  return kind === 0 ? { kind: 'callback', event: a, message: describe(b) } : { kind: 'token', message: describe(a) };
+/** `onError` events built from wasm: 0 a callback threw while `event` was delivered, 1 the token function failed. */
+export function errorEvent(kind, event, thrown) {
+  return kind === 0 ? { kind: 'callback', event, message: describe(thrown) } : { kind: 'token', message: describe(thrown) };
 }
 
 /** `StoreOptions`, checked; the store reads the fields it needs. */
@@ -174,23 +176,60 @@ export function storeOptions(o) {
 
 const DIFF_TYPES = ['insert', 'update', 'remove', 'replace'];
 
-/** One `StoreDiff` for `onChange` (kind: 0 insert … 3 replace). */
-export function storeDiff(kind, id, item) {
-  const type = DIFF_TYPES[kind];
-  if (kind === 3) return { type };
-  return kind === 2 ? { type, id } : { type, id, item };
-}
-
-/** An item's key as text (strings as they are, finite numbers in JavaScript's notation). */
-export function itemKey(item, field) {
-  if (item === null || typeof item !== 'object') return undefined;
-  return keyText(item[field]);
-}
-
-/** A key given by the app (`get(1)` and `get("1")` find the same item). */
-export function keyText(key) {
+/** A key as text: strings as they are, finite numbers in JavaScript's notation (so `get(1)`
+ *  and `get("1")` find the same item, as property access would). */
+function keyText(key) {
   if (typeof key === 'string') return key;
   return typeof key === 'number' && Number.isFinite(key) ? String(key) : undefined;
+}
+
+/** One store's keys: JS keeps the text, wasm sees a small integer id per key. An id is never
+ *  given to another key, so one the store still mentions cannot change meaning; ids the store
+ *  has forgotten are dropped here too. */
+export class Keys {
+  constructor() {
+    this.ids = new Map();
+    this.names = new Map();
+    this.next = 0;
+  }
+  /** The id of a key given by the app (a string or a number), made if new; -1 for no key. */
+  id(key) {
+    const text = keyText(key);
+    if (text === undefined) return -1;
+    let id = this.ids.get(text);
+    if (id === undefined) {
+      id = this.next++;
+      this.ids.set(text, id);
+      this.names.set(id, text);
+    }
+    return id;
+  }
+  /** The id of an item's key field, -1 without one. */
+  of(item, field) {
+    return item !== null && typeof item === 'object' ? this.id(item[field]) : -1;
+  }
+  /** The id of a key the store knows, -1 otherwise (lookups make no ids). */
+  find(key) {
+    const id = this.ids.get(keyText(key));
+    return id === undefined ? -1 : id;
+  }
+  name(id) {
+    return this.names.get(id);
+  }
+  forget(id) {
+    this.ids.delete(this.names.get(id));
+    this.names.delete(id);
+  }
+  clear() {
+    this.ids.clear();
+    this.names.clear();
+  }
+  /** One `StoreDiff` for `onChange` (kind: 0 insert … 3 replace). */
+  diff(kind, id, item) {
+    const type = DIFF_TYPES[kind];
+    if (kind === 3) return { type };
+    return kind === 2 ? { type, id: this.name(id) } : { type, id: this.name(id), item };
+  }
 }
 
 /** An item's version: a number, or an ISO date as milliseconds; NaN without one. */

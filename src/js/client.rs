@@ -56,7 +56,7 @@ extern "C" {
     #[wasm_bindgen(js_name = subscribeFrame)]
     fn subscribe_frame(features: Vec<String>, pos_features: Vec<String>, pos_epochs: Vec<String>, pos_seqs: Vec<f64>) -> String;
     #[wasm_bindgen(js_name = statusName)]
-    fn status_name(status: u8) -> JsValue;
+    fn status_name(status: u8) -> String;
     #[wasm_bindgen(js_name = stopReason)]
     fn stop_reason(kind: u8, n: u32, text: &str) -> JsValue;
     #[wasm_bindgen(js_name = clientStats)]
@@ -411,7 +411,7 @@ fn check(field: &str, name: &str) -> Result<(), JsValue> {
 }
 
 fn status_js(s: ConnectionStatus) -> JsValue {
-    status_name(s as u8)
+    status_name(s as u8).into()
 }
 
 fn reason_js(r: Option<&StopReason>) -> JsValue {
@@ -503,7 +503,7 @@ impl Inner {
                                 }
                             }
                         }
-                        Err(thrown) => notify(&rc, vec![Notice::Error(error_event(1, &thrown, &JsValue::UNDEFINED))]),
+                        Err(thrown) => notify(&rc, vec![Notice::Error(error_event(1, "", &thrown))]),
                     }
                 });
             }

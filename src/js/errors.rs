@@ -38,10 +38,10 @@ extern "C" {
     fn livestate_error(code: u8, message: &str) -> JsValue;
     /// Text of a thrown JS value, for error events.
     pub(crate) fn describe(v: &JsValue) -> String;
-    /// The `onError` event for a throwing callback (kind 0: `event`, thrown) or token
-    /// function (kind 1: thrown).
+    /// The `onError` event for a callback that threw while `event` was delivered (kind 0), or
+    /// for a token function that failed (kind 1, `event` empty).
     #[wasm_bindgen(js_name = errorEvent)]
-    pub(crate) fn error_event(kind: u8, a: &JsValue, b: &JsValue) -> JsValue;
+    pub(crate) fn error_event(kind: u8, event: &str, thrown: &JsValue) -> JsValue;
 }
 
 /// A `LivestateError` to throw: a JS `Error` named so, with `code`. Messages are joined

@@ -4,7 +4,7 @@
 
 use super::client::{unsubscriber_for_store, RealtimeClient, Subscription};
 use super::errors::{describe, error, ErrorCode};
-use super::store_model::{key_text, JsModel};
+use super::store_model::{key_id, JsModel, Keys};
 use crate::core::store::{Changes, Diff, Model, Store, StoreError};
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use std::cell::RefCell;
@@ -150,6 +150,11 @@ impl Drop for StoreInner {
 }
 
 impl StoreInner {
+    /// The id of a key the store knows (a lookup makes no id).
+    fn known(&self, id: &JsValue) -> Option<u32> {
+        key_id(self.store.model().keys.find(id))
+    }
+
     /// Leaves the client: the one path used by `dispose()` and by Drop. Unsubscribes before
     /// the closures the client calls are released.
     fn detach(&mut self) {
@@ -238,7 +243,7 @@ impl RealtimeStore {
     #[wasm_bindgen(constructor)]
     pub fn new(client: &RealtimeClient, feature: &str, entity: &str, options: JsValue) -> Result<RealtimeStore, JsValue> {
         let o = store_options(&options)?;
-        let model = JsModel { key_field: o.key_field(), version_field: o.version_field().map(JsValue::from) };
+        let model = JsModel { key_field: o.key_field(), version_field: o.version_field().map(JsValue::from), keys: Keys::new() };
         let hooks = Hooks {
             on_created: o.on_created(),
             on_updated: o.on_updated(),
@@ -299,7 +304,7 @@ impl RealtimeStore {
     /// The item, or undefined.
     pub fn get(&self, id: JsValue) -> JsValue {
         let me = self.inner.borrow();
-        key_text(&id).and_then(|k| me.store.get(&k).cloned()).unwrap_or(JsValue::UNDEFINED)
+        me.known(&id).and_then(|k| me.store.get(&k).cloned()).unwrap_or(JsValue::UNDEFINED)
     }
 
     /// Number of visible items.
@@ -335,7 +340,7 @@ impl RealtimeStore {
     /// `{pending, error}` of one item.
     pub fn status(&self, id: JsValue) -> JsValue {
         let me = self.inner.borrow();
-        let status = key_text(&id).map(|k| me.store.status(&k));
+        let status = me.known(&id).map(|k| me.store.status(&k));
         let out = Object::new();
         let (pending, error) = status.map(|s| (s.pending, s.error.map(str::to_owned))).unwrap_or((0, None));
         let _ = Reflect::set(&out, &"pending".into(), &(pending as u32).into());
@@ -374,7 +379,7 @@ impl RealtimeStore {
     /// Optimistic update; see the TypeScript declaration.
     #[wasm_bindgen(js_name = performOptimisticUpdate)]
     pub fn perform_optimistic_update(&self, id: JsValue, patch: JsValue, api_call: Function) -> Result<Promise, JsValue> {
-        let key = key_text(&id).ok_or_else(|| invalid("id must be a string or a number"))?;
+        let key = self.key(&id)?;
         if !patch.is_object() {
             return Err(invalid("patch must be an object"));
         }
@@ -392,7 +397,7 @@ impl RealtimeStore {
     /// Optimistic delete; see the TypeScript declaration.
     #[wasm_bindgen(js_name = performOptimisticDelete)]
     pub fn perform_optimistic_delete(&self, id: JsValue, api_call: Function) -> Result<Promise, JsValue> {
-        let key = key_text(&id).ok_or_else(|| invalid("id must be a string or a number"))?;
+        let key = self.key(&id)?;
         let op = self.inner.borrow_mut().store.begin_delete(key);
         Ok(self.run(op, api_call))
     }
@@ -415,11 +420,17 @@ impl RealtimeStore {
         me.hooks = Hooks::default();
         me.items = None;
         let model = me.store.model().clone();
+        model.keys.clear();
         me.store = Store::new(model);
     }
 }
 
 impl RealtimeStore {
+    /// The id of a key the app gave (made if new).
+    fn key(&self, id: &JsValue) -> Result<u32, JsValue> {
+        key_id(self.inner.borrow().store.model().keys.id(id)).ok_or_else(|| invalid("id must be a string or a number"))
+    }
+
     /// Calls the API, then settles operation `op` with its outcome.
     fn run(&self, op: u64, api_call: Function) -> Promise {
         flush(&self.inner);
@@ -522,12 +533,12 @@ fn apply_event(rc: &Shared, action: &str, data: JsValue, message: Option<&JsValu
             "updated" => me.store.updated(data.clone()).map(|_| (me.hooks.on_updated.clone(), vec![data])),
             "deleted" => {
                 // `{id}` (the seed's emitDeleted), a whole item, or a bare id.
-                let key = me.store.model().key(&data).or_else(|| key_text(&data));
+                let key = me.store.model().key(&data).or_else(|| key_id(me.store.model().keys.id(&data)));
                 match key {
                     Some(key) => {
                         let version = me.store.model().version(&data);
                         me.store.deleted(key.clone(), version);
-                        Ok((me.hooks.on_deleted.clone(), vec![key.into(), data]))
+                        Ok((me.hooks.on_deleted.clone(), vec![me.store.model().keys.name(key), data]))
                     }
                     None => Err(StoreError::MissingKey),
                 }
@@ -583,7 +594,11 @@ fn notify(rc: &Shared, always: bool) {
         let mut me = rc.borrow_mut();
         me.flush_scheduled = false;
         let changes: Changes<JsModel> = me.store.flush();
+        let keys = me.store.model().keys.clone();
+        // Reported by name below; the names of keys the store dropped are released after that.
+        let forget = |forgotten: &[u32]| forgotten.iter().for_each(|k| keys.forget(*k));
         if changes.diffs.is_empty() && changes.conflicts.is_empty() && changes.rejections.is_empty() && !always {
+            forget(&changes.forgotten);
             return;
         }
         if !changes.diffs.is_empty() {
@@ -591,9 +606,10 @@ fn notify(rc: &Shared, always: bool) {
         }
         // Nobody listening: nothing to build (the diffs are still consumed above).
         let diffs = if me.listeners.is_empty() { JsValue::UNDEFINED } else { diffs_to_js(&me.store, &changes.diffs) };
-        let conflicts: Vec<JsValue> = changes.conflicts.iter().map(conflict_to_js).collect();
+        let conflicts: Vec<JsValue> = changes.conflicts.iter().map(|c| conflict_to_js(&keys, c)).collect();
         let rejections: Vec<JsValue> =
-            changes.rejections.iter().map(|r| object(&[("id", r.key.as_str().into()), ("message", r.error.as_str().into())])).collect();
+            changes.rejections.iter().map(|r| object(&[("id", keys.name(r.key)), ("message", r.error.as_str().into())])).collect();
+        forget(&changes.forgotten);
         let listeners: Vec<Function> = me.listeners.iter().map(|(_, f)| f.clone()).collect();
         (listeners, diffs, conflicts, rejections, me.hooks.on_conflict.clone(), me.hooks.on_rejected.clone())
     };
@@ -617,27 +633,22 @@ fn object(fields: &[(&str, JsValue)]) -> JsValue {
     o.into()
 }
 
-#[wasm_bindgen(module = "/src/js/boundary.js")]
-extern "C" {
-    #[wasm_bindgen(js_name = storeDiff)]
-    fn store_diff(kind: u32, id: &str, item: &JsValue) -> JsValue;
-}
-
-fn diffs_to_js(store: &Store<JsModel>, diffs: &[Diff<String>]) -> JsValue {
+fn diffs_to_js(store: &Store<JsModel>, diffs: &[Diff<u32>]) -> JsValue {
+    let keys = &store.model().keys;
     let out = Array::new();
     for d in diffs {
-        let item = |k: &String| store.get(k).cloned().unwrap_or(JsValue::UNDEFINED);
+        let item = |k: &u32| store.get(k).cloned().unwrap_or(JsValue::UNDEFINED);
         out.push(&match d {
-            Diff::Insert(k) => store_diff(0, k, &item(k)),
-            Diff::Update(k) => store_diff(1, k, &item(k)),
-            Diff::Remove(k) => store_diff(2, k, &JsValue::UNDEFINED),
-            Diff::Replace => store_diff(3, "", &JsValue::UNDEFINED),
+            Diff::Insert(k) => keys.diff(0, *k, &item(k)),
+            Diff::Update(k) => keys.diff(1, *k, &item(k)),
+            Diff::Remove(k) => keys.diff(2, *k, &JsValue::UNDEFINED),
+            Diff::Replace => keys.diff(3, 0, &JsValue::UNDEFINED),
         });
     }
     out.into()
 }
 
-fn conflict_to_js(c: &crate::core::store::Conflict<JsModel>) -> JsValue {
+fn conflict_to_js(keys: &Keys, c: &crate::core::store::Conflict<JsModel>) -> JsValue {
     let side = |values: &[Option<JsValue>]| {
         let o = Object::new();
         for (f, v) in c.fields.iter().zip(values) {
@@ -647,7 +658,7 @@ fn conflict_to_js(c: &crate::core::store::Conflict<JsModel>) -> JsValue {
     };
     let fields: Array = c.fields.iter().map(|f| JsValue::from(f.as_str())).collect();
     object(&[
-        ("id", c.key.as_str().into()),
+        ("id", keys.name(c.key)),
         ("fields", fields.into()),
         ("base", side(&c.base)),
         ("mine", side(&c.mine)),

@@ -154,6 +154,9 @@ pub struct Changes<M: Model> {
     pub conflicts: Vec<Conflict<M>>,
     /// Operations that failed.
     pub rejections: Vec<Rejection<M::Key>>,
+    /// Keys the store no longer holds anything about (no item, no tombstone, no operation):
+    /// whoever maps keys to something else can drop them.
+    pub forgotten: Vec<M::Key>,
 }
 
 /// Pending and error status of one item.
@@ -455,7 +458,14 @@ impl<M: Model> Store<M> {
         };
         #[cfg(feature = "signals")]
         self.publish(&diffs);
-        Changes { diffs, conflicts: std::mem::take(&mut self.conflicts), rejections: std::mem::take(&mut self.rejections) }
+        let mut forgotten = std::mem::take(&mut self.entries.forgotten);
+        forgotten.retain(|k| self.entries.get(k).is_none());
+        Changes {
+            diffs,
+            conflicts: std::mem::take(&mut self.conflicts),
+            rejections: std::mem::take(&mut self.rejections),
+            forgotten,
+        }
     }
 
     fn server_item(&mut self, item: M::Item, created: bool) -> Result<(), StoreError> {

@@ -14,11 +14,13 @@ pub(super) struct Slots<M: Model> {
     order: Vec<(u64, u32)>,
     visible: usize,
     next_seq: u64,
+    /// Keys removed since the last flush (the store reports those still gone).
+    pub(super) forgotten: Vec<M::Key>,
 }
 
 impl<M: Model> Default for Slots<M> {
     fn default() -> Self {
-        Self { index: HashMap::new(), entries: Vec::new(), free: Vec::new(), order: Vec::new(), visible: 0, next_seq: 0 }
+        Self { index: HashMap::new(), entries: Vec::new(), free: Vec::new(), order: Vec::new(), visible: 0, next_seq: 0, forgotten: Vec::new() }
     }
 }
 
@@ -55,6 +57,7 @@ impl<M: Model> Slots<M> {
                 self.visible -= 1;
             }
             self.free.push(s);
+            self.forgotten.push(key.clone());
         }
     }
 

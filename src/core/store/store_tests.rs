@@ -289,3 +289,22 @@ fn a_futures_signals_view_sees_a_snapshot_then_each_batch() {
     assert!(matches!(poll(), Some(MapDiff::Remove { key: 1 })));
     assert!(poll().is_none());
 }
+
+#[test]
+fn keys_the_store_no_longer_holds_anything_about_are_reported_as_forgotten_once() {
+    let mut s = store(false);
+    let op = s.begin_update(7, item(&[("n", 1)]));
+    s.succeed(op, None).unwrap(); // an update of an item the store never had: nothing left
+    assert_eq!(s.flush().forgotten, [7]);
+    // A key removed and known again within one batch is not forgotten.
+    let op = s.begin_update(8, item(&[("n", 1)]));
+    s.succeed(op, None).unwrap();
+    s.created(item(&[("id", 8)])).unwrap();
+    assert!(s.flush().forgotten.is_empty());
+    // Tombstones are kept up to their limit; the oldest are then forgotten.
+    for id in 0..=MAX_TOMBSTONES as i64 {
+        s.created(item(&[("id", 100 + id)])).unwrap();
+        s.deleted(100 + id, None);
+    }
+    assert_eq!(s.flush().forgotten, [100]);
+}

@@ -22,7 +22,7 @@ pub(super) fn open_socket(rc: &Shared, gen: u32, token: Result<Option<String>, J
         }
         match token {
             Err(thrown) => {
-                notices.push(Notice::Error(error_event(1, &thrown, &JsValue::UNDEFINED)));
+                notices.push(Notice::Error(error_event(1, "", &thrown)));
                 false
             }
             Ok(token) => {
@@ -157,7 +157,7 @@ fn dispatch(rc: &Shared, gen: u32, event: &decode::Event) {
         if let Err(e) = f.call2(&JsValue::NULL, &data, message) {
             rc.borrow_mut().stats.callback_errors += 1;
             let name = [&**feature, ".", entity, ".", action].concat();
-            notify(rc, vec![Notice::Error(error_event(0, &JsValue::from(name), &e))]);
+            notify(rc, vec![Notice::Error(error_event(0, &name, &e))]);
         }
     }
     if delivered {
