@@ -42,13 +42,16 @@ const isWhole = (n, min) => typeof n === 'number' && Number.isInteger(n) && n >=
 export function clientOptions(o) {
   const bad = (m) => fail(1, m);
   only(o, ['url', 'token', 'backoff', 'maxReconnectAttempts', 'heartbeatTimeout', 'connectTimeout', 'features', 'outbox', 'maxMessageSize'], 'options', 1);
+  // null means "the default", as undefined does.
   const num = (v, name) => {
-    if (v !== undefined && typeof v !== 'number') bad('invalid options: ' + name + ' must be a number');
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number') bad('invalid options: ' + name + ' must be a number');
     return v;
   };
   const ms = (v, name) => {
-    if (num(v, name) !== undefined && !(Number.isFinite(v) && v > 0 && v <= MAX_TIMER_MS)) bad(name + ' must be a number of milliseconds > 0');
-    return v === undefined ? NaN : v;
+    if (num(v, name) === undefined) return NaN;
+    if (!(Number.isFinite(v) && v > 0 && v <= MAX_TIMER_MS)) bad(name + ' must be a number of milliseconds > 0');
+    return v;
   };
   if (typeof o.url !== 'string') bad('invalid options: url must be a string');
   const token = o.token === null ? undefined : o.token;
