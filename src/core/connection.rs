@@ -110,6 +110,11 @@ pub enum Action {
     Flush(Vec<u64>),
     /// Refuse these outbox messages: they waited too long, or `disconnect()` was called.
     Refuse(Vec<u64>, Refusal),
+    /// From the session, after `Resync`: this store must fetch its items again.
+    Reload(u32),
+    /// From the session, after `Resync`: this store has no `reload`; it must say its items
+    /// may be stale.
+    Lost(u32),
 }
 
 /// Why an outbox message was refused.

@@ -6,5 +6,6 @@ pub mod outbox;
 pub mod recovery;
 pub mod rng;
 pub mod router;
+pub mod session;
 pub mod store;
 pub mod vecmap;

@@ -67,11 +67,22 @@ export async function main(): Promise<void> {
   roles.onChange((diffs: StoreDiff<Role>[]) => diffs.forEach((d) => d.type === 'update' && console.log(d.item.name)));
   const saved: Role | void = await roles.performOptimisticUpdate('1', { name: 'Owner' }, async () => ({ id: '1', name: 'Owner' }));
   console.log(list.length, one?.name, st.pending, saved);
+  // Every other member of RealtimeStore, so its hand-written declaration is exercised whole
+  // (tests/ts/store-api.mjs checks that the declaration and the class list the same members).
+  const counts: number[] = [roles.size, roles.pendingCount, roles.invalidEvents];
+  const state: [boolean, string | undefined] = [roles.loading, roles.error];
+  roles.replaceAll([{ id: '2', name: 'Viewer' }]);
+  await roles.load(Promise.resolve([{ id: '2', name: 'Viewer' }]));
+  roles.applyBatch([{ action: 'created', data: { id: '3', name: 'Guest' } }]);
+  const created: Role | void = await roles.performOptimisticCreate({ id: 'tmp-1', name: 'New' }, async () => ({ id: '4', name: 'New' }));
+  await roles.performOptimisticDelete('4', async () => undefined);
+  console.log(counts, state, created);
   // @ts-expect-error: keyField must be a field of Role
   new RealtimeStore<Role>(client, 'rbac', 'role', { keyField: 'uuid' });
   // @ts-expect-error: the patch must be a Partial<Role>
   void roles.performOptimisticUpdate('1', { name: 42 }, async () => undefined);
   roles.dispose();
+  roles.free();
 
   // @ts-expect-error: not a status
   const wrong: ConnectionStatus = 'connecting';
