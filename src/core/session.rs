@@ -143,10 +143,16 @@ impl Session {
     pub fn handle(&mut self, input: Input<'_>, now: f64, out: &mut Vec<Action>) {
         if matches!(input, Input::Disconnect) {
             self.sinks.clear();
+            self.stores.clear();
         }
         let from = out.len();
         self.conn.handle(input, now, out);
         self.follow(from, out);
+    }
+
+    /// Decides what to do with a message the app sends.
+    pub fn send(&mut self, now: f64, out: &mut Vec<Action>) -> super::connection::Send {
+        self.conn.send(now, out)
     }
 
     /// Keeps a feature subscribed without a local subscriber.

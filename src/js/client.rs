@@ -5,8 +5,10 @@
 use super::decode::{self, Frame, RawFrame};
 use super::errors::{error, error_event, ErrorCode};
 use super::options::{self, TokenSource};
+use super::sink::StoreSink;
 use crate::core::connection::{Action, Connection, ConnectionStatus, Input, Outgoing, Refusal, Send, StopReason};
 use crate::core::router::{Scope, SubId};
+use crate::core::session::{Session, Sink, StoreId};
 use crate::core::vecmap::VecMap;
 use crate::web::{now, EventListener, Socket, SocketEvent};
 use gloo_timers::callback::Timeout;
@@ -67,8 +69,6 @@ extern "C" {
 #[wasm_bindgen(inline_js = "export function unsubscriber(h) { return () => { if (h) { h.remove(); h.free(); h = undefined; } }; }")]
 extern "C" {
     fn unsubscriber(handle: ListenerHandle) -> Function;
-    #[wasm_bindgen(js_name = unsubscriber)]
-    pub(crate) fn unsubscriber_for_store(handle: super::store::StoreListener) -> Function;
 }
 
 mod inbound;
@@ -82,6 +82,8 @@ enum Notice {
     /// An `onError` event, built on the JS side.
     Error(JsValue),
     Resync(String),
+    /// A store must reload (`true`) or report its items as stale.
+    StoreResync(Rc<dyn StoreSink>, bool),
 }
 
 struct Listeners {
@@ -90,7 +92,7 @@ struct Listeners {
 }
 
 struct Inner {
-    core: Connection,
+    core: Session,
     url: String,
     token: TokenSource,
     /// The token fetched for the current socket, sent in its `auth` frame.
@@ -101,24 +103,16 @@ struct Inner {
     max_message_size: usize,
     /// Outbox messages: the frame, and the `send` promise's resolve and reject.
     outbox: VecMap<u64, (String, Function, Function)>,
-    callbacks: VecMap<SubId, Sink>,
+    /// The app callback of each `Sink::Callback` subscription.
+    callbacks: VecMap<SubId, Function>,
+    /// The stores this client feeds (`Sink::Store`), held weakly: their owner decides their life.
+    stores: VecMap<StoreId, Rc<dyn StoreSink>>,
     decoder: decode::Decoder,
     status_listeners: Listeners,
     error_listeners: Listeners,
     resync_listeners: Listeners,
-    stats: ClientStats,
     /// online, offline and visibilitychange; removed when the client is dropped.
     _page: Vec<EventListener>,
-}
-
-/// Where one subscription's events go.
-#[derive(Clone)]
-pub(crate) enum Sink {
-    /// An app callback, `(data, message)`.
-    Js(Function),
-    /// A `RealtimeStore` on this client: applied in Rust, without a trip through JS and back
-    /// (the hot path of every store update).
-    Store(super::store::StoreHandle),
 }
 
 /// One WebSocket to the gateway, carrying every feature's events.
@@ -132,6 +126,8 @@ pub struct RealtimeClient {
 pub struct Subscription {
     client: Weak<RefCell<Inner>>,
     id: SubId,
+    /// The store this subscription feeds, 0 for a callback.
+    store: StoreId,
 }
 
 /// Removes an `onStatus`/`onError`/`onResync` listener; wrapped into the function those return.
@@ -166,7 +162,7 @@ impl RealtimeClient {
     pub fn new(#[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsValue) -> Result<RealtimeClient, JsValue> {
         let parsed = options::parse(&options)?;
         let seed = (js_sys::Math::random() * u64::MAX as f64) as u64;
-        let mut core = Connection::new(parsed.config, seed);
+        let mut core = Session::new(Connection::new(parsed.config, seed));
         for f in &parsed.features {
             core.pin(f, &mut Vec::new());
         }
@@ -180,11 +176,11 @@ impl RealtimeClient {
             outbox: VecMap::default(),
             max_message_size: parsed.max_message_size,
             callbacks: VecMap::default(),
+            stores: VecMap::default(),
             decoder: decode::Decoder::new(),
             status_listeners: Listeners { next: 0, list: Vec::new() },
             error_listeners: Listeners { next: 0, list: Vec::new() },
             resync_listeners: Listeners { next: 0, list: Vec::new() },
-            stats: ClientStats::default(),
             _page: Vec::new(),
         }));
         if let Some(window) = web_sys::window() {
@@ -225,6 +221,7 @@ impl RealtimeClient {
     pub fn disconnect(&self) {
         drive(&self.inner, |me, out| {
             me.callbacks.clear();
+            me.stores.clear();
             me.core.handle(Input::Disconnect, now(), out);
         });
     }
@@ -259,26 +256,26 @@ impl RealtimeClient {
     /// `'connected' | 'disconnected' | 'reconnecting'`.
     #[wasm_bindgen(getter, unchecked_return_type = "ConnectionStatus")]
     pub fn status(&self) -> JsValue {
-        status_js(self.inner.borrow().core.status())
+        status_js(self.inner.borrow().core.conn().status())
     }
 
     /// Why the client is `disconnected`, if it stopped for a reason.
     #[wasm_bindgen(getter, js_name = statusReason, unchecked_return_type = "StopReason | undefined")]
     pub fn status_reason(&self) -> JsValue {
-        reason_js(self.inner.borrow().core.reason())
+        reason_js(self.inner.borrow().core.conn().reason())
     }
 
     /// Failed reconnect attempts since the last successful connect.
     #[wasm_bindgen(getter, js_name = reconnectAttempts)]
     pub fn reconnect_attempts(&self) -> u32 {
-        self.inner.borrow().core.attempts()
+        self.inner.borrow().core.conn().attempts()
     }
 
     /// Counters of frames, deliveries and failures.
     #[wasm_bindgen(unchecked_return_type = "ClientStats")]
     pub fn stats(&self) -> JsValue {
         let me = self.inner.borrow();
-        let s = &me.stats;
+        let s = me.core.stats();
         // Duplicates are counted by the core; read here rather than copied on every event.
         let duplicates = me.core.duplicates() as u32;
         client_stats(s.frames_received, s.events_delivered, s.invalid_frames, s.callback_errors, s.connects, s.gaps, duplicates, s.resyncs)
@@ -348,23 +345,28 @@ impl RealtimeClient {
 
 impl RealtimeClient {
     fn subscribe(&self, feature: &str, scope: Scope, callback: Function) -> Result<Subscription, JsValue> {
-        self.subscribe_sink(feature, scope, Sink::Js(callback))
-    }
-
-    /// Subscribes a store to `feature.entity`.
-    pub(crate) fn subscribe_store(&self, feature: &str, entity: &str, store: super::store::StoreHandle) -> Result<Subscription, JsValue> {
-        check("entity", entity)?;
-        self.subscribe_sink(feature, Scope::Entity(entity.into()), Sink::Store(store))
-    }
-
-    fn subscribe_sink(&self, feature: &str, scope: Scope, sink: Sink) -> Result<Subscription, JsValue> {
         check("feature", feature)?;
         let mut id = 0;
         drive(&self.inner, |me, out| {
-            id = me.core.subscribe(feature, scope, out);
-            me.callbacks.insert(id, sink);
+            id = me.core.subscribe(feature, scope, Sink::Callback, out);
+            me.callbacks.insert(id, callback);
         });
-        Ok(Subscription { client: Rc::downgrade(&self.inner), id })
+        Ok(Subscription { client: Rc::downgrade(&self.inner), id, store: 0 })
+    }
+
+    /// Feeds a store `feature.entity` events; `reloads` if it can fetch its items again. The
+    /// subscription's `unsubscribe` detaches the store.
+    pub(crate) fn attach_store(&self, feature: &str, entity: &str, reloads: bool, store: Rc<dyn StoreSink>) -> Result<Subscription, JsValue> {
+        check("feature", feature)?;
+        check("entity", entity)?;
+        let mut id = 0;
+        let mut sid = 0;
+        drive(&self.inner, |me, out| {
+            sid = me.core.add_store(feature, reloads);
+            id = me.core.subscribe(feature, Scope::Entity(entity.into()), Sink::Store(sid), out);
+            me.stores.insert(sid, store);
+        });
+        Ok(Subscription { client: Rc::downgrade(&self.inner), id, store: sid })
     }
 
     fn listen(&self, callback: Function, kind: ListenerKind) -> Function {
@@ -382,8 +384,10 @@ impl Subscription {
     pub fn unsubscribe(&self) {
         if let Some(rc) = self.client.upgrade() {
             drive(&rc, |me, out| {
-                if me.callbacks.remove(&self.id).is_some() {
-                    me.core.unsubscribe(self.id, out);
+                if me.core.unsubscribe(self.id, out) {
+                    me.callbacks.remove(&self.id);
+                    me.core.remove_store(self.store);
+                    me.stores.remove(&self.store);
                 }
             });
         }
@@ -392,7 +396,7 @@ impl Subscription {
     /// True until `unsubscribe()` or the client's `disconnect()`.
     #[wasm_bindgen(getter)]
     pub fn active(&self) -> bool {
-        self.client.upgrade().is_some_and(|rc| rc.borrow().callbacks.contains_key(&self.id))
+        self.client.upgrade().is_some_and(|rc| rc.borrow().core.is_live(self.id))
     }
 }
 
@@ -445,8 +449,13 @@ fn notify(rc: &Shared, notices: Vec<Notice>) {
         let (listeners, args) = {
             let me = rc.borrow();
             match &n {
+                Notice::StoreResync(store, reload) => {
+                    drop(me);
+                    store.resync(*reload);
+                    continue;
+                }
                 Notice::Status(s) => {
-                    let reason = me.core.reason().filter(|_| *s == ConnectionStatus::Disconnected);
+                    let reason = me.core.conn().reason().filter(|_| *s == ConnectionStatus::Disconnected);
                     (me.status_listeners.snapshot(), (status_js(*s), reason_js(reason)))
                 }
                 Notice::Error(e) => (me.error_listeners.snapshot(), (e.clone(), JsValue::UNDEFINED)),
@@ -497,7 +506,7 @@ impl Inner {
                     match token {
                         Ok(token) => {
                             let me = rc.borrow();
-                            if let (Some((g, socket)), true) = (&me.socket, me.core.is_connected()) {
+                            if let (Some((g, socket)), true) = (&me.socket, me.core.conn().is_connected()) {
                                 if *g == gen {
                                     socket.send(&auth_frame(&token));
                                 }
@@ -568,16 +577,13 @@ impl Inner {
                     }
                 }
             }
-            Action::Resync(feature) => {
-                self.stats.resyncs += 1;
-                notices.push(Notice::Resync(feature));
-            }
-            Action::Status(s) => {
-                if s == ConnectionStatus::Connected {
-                    self.stats.connects += 1;
+            Action::Resync(feature) => notices.push(Notice::Resync(feature)),
+            Action::Reload(sid) | Action::Lost(sid) => {
+                if let Some(store) = self.stores.get(&sid) {
+                    notices.push(Notice::StoreResync(store.clone(), matches!(action, Action::Reload(_))));
                 }
-                notices.push(Notice::Status(s));
             }
+            Action::Status(s) => notices.push(Notice::Status(s)),
         }
     }
 }

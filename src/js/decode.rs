@@ -3,8 +3,8 @@
 //! single number for an event, plus the names only when they change. `data` always stays a
 //! JavaScript value, untouched.
 
+use crate::core::session::{NameId, Session};
 use crate::protocol::StreamState;
-use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/src/js/envelope.js")]
@@ -54,15 +54,15 @@ extern "C" {
     pub(crate) fn data(this: &RawFrame) -> JsValue;
 }
 
-/// An event's envelope, read into Rust for routing; `message` is the whole JS object.
+/// An event's envelope with its names interned; `message` is the whole JS object.
 pub(crate) struct Event {
     pub(crate) message: JsValue,
-    pub(crate) feature: Rc<str>,
-    pub(crate) entity: Rc<str>,
-    pub(crate) action: Rc<str>,
+    pub(crate) feature: NameId,
+    pub(crate) entity: NameId,
+    pub(crate) action: NameId,
     /// Position in the feature's stream, when the gateway numbers it.
     pub(crate) seq: Option<u64>,
-    pub(crate) epoch: Option<Rc<str>>,
+    pub(crate) epoch: Option<NameId>,
 }
 
 /// A valid frame.
@@ -88,24 +88,24 @@ pub(crate) enum Frame {
 pub(crate) type Invalid = JsValue;
 
 /// Decodes one client's frames, remembering the last event's names: a name is copied into
-/// wasm only when it changes.
+/// wasm (and interned) only when it changes.
 pub(crate) struct Decoder {
     js: Envelope,
-    feature: Rc<str>,
-    entity: Rc<str>,
-    action: Rc<str>,
-    epoch: Rc<str>,
+    feature: NameId,
+    entity: NameId,
+    action: NameId,
+    epoch: NameId,
 }
 
 impl Decoder {
     pub(crate) fn new() -> Self {
-        Self { js: Envelope::new(), feature: "".into(), entity: "".into(), action: "".into(), epoch: "".into() }
+        Self { js: Envelope::new(), feature: 0, entity: 0, action: 0, epoch: 0 }
     }
 
-    pub(crate) fn decode(&mut self, text: &JsValue) -> Result<Frame, Invalid> {
+    pub(crate) fn decode(&mut self, text: &JsValue, names: &mut Session) -> Result<Frame, Invalid> {
         let code = self.js.parse(text);
         if code >= 0.0 {
-            return Ok(Frame::Event(self.known_event(code)));
+            return Ok(Frame::Event(self.known_event(code, names)));
         }
         if code == -1.0 {
             return Err(self.js.report());
@@ -140,37 +140,37 @@ impl Decoder {
     }
 
     /// Event `i` of the batch just decoded.
-    pub(crate) fn item(&mut self, i: u32) -> Result<Event, Invalid> {
+    pub(crate) fn item(&mut self, i: u32, names: &mut Session) -> Result<Event, Invalid> {
         let code = self.js.item(i);
         if code >= 0.0 {
-            Ok(self.known_event(code))
+            Ok(self.known_event(code, names))
         } else {
             Err(self.js.report())
         }
     }
 
     /// An event the JS side checked: `code` holds its flags and seq (see envelope.js).
-    fn known_event(&mut self, code: f64) -> Event {
+    fn known_event(&mut self, code: f64, names: &mut Session) -> Event {
         let flags = (code % 64.0) as u32;
         if flags & 1 != 0 {
-            self.feature = self.js.feature().into();
+            self.feature = names.intern(&self.js.feature());
         }
         if flags & 2 != 0 {
-            self.entity = self.js.entity().into();
+            self.entity = names.intern(&self.js.entity());
         }
         if flags & 4 != 0 {
-            self.action = self.js.action().into();
+            self.action = names.intern(&self.js.action());
         }
         if flags & 8 != 0 {
-            self.epoch = self.js.epoch().into();
+            self.epoch = names.intern(&self.js.epoch());
         }
         Event {
             message: self.js.message(),
-            feature: self.feature.clone(),
-            entity: self.entity.clone(),
-            action: self.action.clone(),
+            feature: self.feature,
+            entity: self.entity,
+            action: self.action,
             seq: (flags & 16 != 0).then(|| (code / 64.0).floor() as u64),
-            epoch: (flags & 32 != 0).then(|| self.epoch.clone()),
+            epoch: (flags & 32 != 0).then_some(self.epoch),
         }
     }
 }

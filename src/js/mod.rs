@@ -5,6 +5,7 @@ mod client;
 mod decode;
 mod errors;
 mod options;
+mod sink;
 mod store;
 mod store_model;
 

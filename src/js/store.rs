@@ -2,14 +2,15 @@
 //! for feature-specific behaviour, promises for optimistic operations and one change
 //! notification per batch. Hooks and listeners run after the state borrow is released.
 
-use super::client::{unsubscriber_for_store, RealtimeClient, Subscription};
+use super::client::{RealtimeClient, Subscription};
+use super::sink::StoreSink;
+use crate::core::session::StoreOp;
 use super::errors::{describe, error, ErrorCode};
 use super::store_model::{key_id, JsModel, Keys};
 use crate::core::store::{Changes, Diff, Model, Store, StoreError};
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
-use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
@@ -138,9 +139,6 @@ pub(crate) struct StoreInner {
     /// A flush is queued as a microtask: events delivered in one go (a batch frame) share it.
     flush_scheduled: bool,
     feature: String,
-    on_resync: Option<Closure<dyn FnMut(JsValue)>>,
-    /// Removes the client's resync listener.
-    resync_off: Option<Function>,
 }
 
 impl Drop for StoreInner {
@@ -155,33 +153,37 @@ impl StoreInner {
         key_id(self.store.model().keys.find(id))
     }
 
-    /// Leaves the client: the one path used by `dispose()` and by Drop. Unsubscribes before
-    /// the closures the client calls are released.
+    /// Leaves the client: the one path used by `dispose()` and by Drop.
     fn detach(&mut self) {
         if let Some(s) = self.subscription.take() {
             s.unsubscribe();
         }
-        if let Some(off) = self.resync_off.take() {
-            let _ = off.call0(&JsValue::NULL);
-        }
-        self.on_resync = None;
     }
 }
 
 type Shared = Rc<RefCell<StoreInner>>;
 
 /// What the client holds for a store it feeds: weak, so the store's owner decides its life.
-#[derive(Clone)]
-pub(crate) struct StoreHandle(Weak<RefCell<StoreInner>>);
+struct StoreHandle(Weak<RefCell<StoreInner>>);
 
-impl StoreHandle {
-    /// Applies one routed event; listeners hear of it once the current batch is done.
-    pub(crate) fn deliver(&self, action: &str, data: JsValue, message: &JsValue) {
+impl StoreSink for StoreHandle {
+    fn deliver(&self, op: StoreOp, action: &str, data: JsValue, message: &JsValue) {
         if let Some(rc) = self.0.upgrade() {
-            apply_event(&rc, action, data, Some(message));
+            apply_event(&rc, op, action, data, Some(message));
             schedule_flush(&rc);
         }
     }
+
+    fn resync(&self, reload: bool) {
+        if let Some(rc) = self.0.upgrade() {
+            resync(&rc, reload);
+        }
+    }
+}
+
+#[wasm_bindgen(inline_js = "export function unsubscriber(h) { return () => { if (h) { h.remove(); h.free(); h = undefined; } }; }")]
+extern "C" {
+    fn unsubscriber(handle: StoreListener) -> Function;
 }
 
 /// See the TypeScript declaration above (written by hand for its generics).
@@ -265,25 +267,11 @@ impl RealtimeStore {
             subscription: None,
             flush_scheduled: false,
             feature: feature.to_owned(),
-            on_resync: None,
-            resync_off: None,
         }));
-        let subscription = client.subscribe_store(feature, entity, StoreHandle(Rc::downgrade(&inner)))?;
-        let weak = Rc::downgrade(&inner);
-        let on_resync = Closure::<dyn FnMut(JsValue)>::new(move |f: JsValue| {
-            if let Some(rc) = weak.upgrade() {
-                if f.as_string().is_some_and(|f| f == rc.borrow().feature) {
-                    resync(&rc);
-                }
-            }
-        });
-        let resync_off = client.on_resync(on_resync.as_ref().unchecked_ref::<Function>().clone());
-        {
-            let mut me = inner.borrow_mut();
-            me.subscription = Some(subscription);
-            me.on_resync = Some(on_resync);
-            me.resync_off = Some(resync_off);
-        }
+        let reloads = inner.borrow().hooks.reload.is_some();
+        let handle: Rc<dyn StoreSink> = Rc::new(StoreHandle(Rc::downgrade(&inner)));
+        let subscription = client.attach_store(feature, entity, reloads, handle)?;
+        inner.borrow_mut().subscription = Some(subscription);
         Ok(RealtimeStore { inner })
     }
 
@@ -370,7 +358,7 @@ impl RealtimeStore {
         for ev in events.iter() {
             let action = Reflect::get(&ev, &"action".into())?.as_string().ok_or_else(|| invalid("each event needs a string action"))?;
             let data = Reflect::get(&ev, &"data".into())?;
-            apply_event(&self.inner, &action, data, None);
+            apply_event(&self.inner, StoreOp::of(&action), &action, data, None);
         }
         flush(&self.inner);
         Ok(())
@@ -409,7 +397,7 @@ impl RealtimeStore {
         me.next_listener += 1;
         let id = me.next_listener;
         me.listeners.push((id, callback));
-        unsubscriber_for_store(StoreListener { store: Rc::downgrade(&self.inner), id })
+        unsubscriber(StoreListener { store: Rc::downgrade(&self.inner), id })
     }
 
     /// Unsubscribes from the client and releases everything.
@@ -495,9 +483,10 @@ fn load(rc: &Shared, items: JsValue) -> Promise {
     })
 }
 
-/// Events of this store's feature were lost for good: reload everything, or say so.
-fn resync(rc: &Shared) {
-    let reload = rc.borrow().hooks.reload.clone();
+/// Events of this store's feature were lost for good: reload everything (the session decided
+/// that the store can), or say so.
+fn resync(rc: &Shared, reloads: bool) {
+    let reload = rc.borrow().hooks.reload.clone().filter(|_| reloads);
     match reload {
         Some(f) => match f.call0(&JsValue::NULL) {
             Ok(items) => {
@@ -525,13 +514,13 @@ fn replace(rc: &Shared, items: JsValue) -> Result<(), JsValue> {
 }
 
 /// Applies one event to the store and runs its hook.
-fn apply_event(rc: &Shared, action: &str, data: JsValue, message: Option<&JsValue>) {
+fn apply_event(rc: &Shared, op: StoreOp, action: &str, data: JsValue, message: Option<&JsValue>) {
     let (hook, args): (Option<Function>, Vec<JsValue>) = {
         let mut me = rc.borrow_mut();
-        let outcome = match action {
-            "created" => me.store.created(data.clone()).map(|_| (me.hooks.on_created.clone(), vec![data])),
-            "updated" => me.store.updated(data.clone()).map(|_| (me.hooks.on_updated.clone(), vec![data])),
-            "deleted" => {
+        let outcome = match op {
+            StoreOp::Created => me.store.created(data.clone()).map(|_| (me.hooks.on_created.clone(), vec![data])),
+            StoreOp::Updated => me.store.updated(data.clone()).map(|_| (me.hooks.on_updated.clone(), vec![data])),
+            StoreOp::Deleted => {
                 // `{id}` (the seed's emitDeleted), a whole item, or a bare id.
                 let key = me.store.model().key(&data).or_else(|| key_id(me.store.model().keys.id(&data)));
                 match key {
@@ -543,7 +532,7 @@ fn apply_event(rc: &Shared, action: &str, data: JsValue, message: Option<&JsValu
                     None => Err(StoreError::MissingKey),
                 }
             }
-            other => Ok((me.hooks.on_action.clone(), vec![other.into(), data, message.cloned().unwrap_or(JsValue::UNDEFINED)])),
+            StoreOp::Other => Ok((me.hooks.on_action.clone(), vec![action.into(), data, message.cloned().unwrap_or(JsValue::UNDEFINED)])),
         };
         match outcome {
             Ok(call) => call,

@@ -17,7 +17,7 @@ pub(super) fn open_socket(rc: &Shared, gen: u32, token: Result<Option<String>, J
     let mut notices = Vec::new();
     let opened = {
         let mut me = rc.borrow_mut();
-        if me.core.socket() != Some(gen) {
+        if me.core.conn().socket() != Some(gen) {
             return; // disconnected or replaced while the token was being fetched
         }
         match token {
@@ -68,16 +68,20 @@ fn on_socket_event(rc: &Shared, gen: u32, ev: SocketEvent) {
 }
 
 fn on_frame(rc: &Shared, gen: u32, text: &JsValue) {
-    rc.borrow_mut().stats.frames_received += 1;
-    let decoded = rc.borrow_mut().decoder.decode(text);
+    let decoded = {
+        let mut me = rc.borrow_mut();
+        let me = &mut *me;
+        me.decoder.decode(text, &mut me.core)
+    };
+    // Every frame, valid or not, counts as a sign of life on socket `gen`.
+    drive(rc, |me, out| me.core.frame(gen, now(), out));
     let frame = match decoded {
         Ok(f) => f,
         Err(report) => return invalid(rc, report),
     };
     match frame {
-        Frame::Event(e) => dispatch(rc, gen, &e),
+        Frame::Event(e) => dispatch(rc, &e),
         Frame::Subscribed(streams) => drive(rc, |me, out| {
-            me.core.handle(Input::Activity { gen }, now(), out);
             for (feature, state) in &streams {
                 me.core.subscribed(feature, state, out);
             }
@@ -86,9 +90,13 @@ fn on_frame(rc: &Shared, gen: u32, text: &JsValue) {
             // Delivered synchronously, one after another: stores coalesce them into one
             // change notification (they flush in a microtask).
             for i in 0..n {
-                let item = rc.borrow_mut().decoder.item(i);
+                let item = {
+                    let mut me = rc.borrow_mut();
+                    let me = &mut *me;
+                    me.decoder.item(i, &mut me.core)
+                };
                 match item {
-                    Ok(e) => dispatch(rc, gen, &e),
+                    Ok(e) => dispatch(rc, &e),
                     Err(report) => invalid(rc, report),
                 }
             }
@@ -99,68 +107,56 @@ fn on_frame(rc: &Shared, gen: u32, text: &JsValue) {
         Frame::Authenticated(token_ms) => drive(rc, |me, out| me.core.handle(Input::Authenticated { gen, token_ms }, now(), out)),
         Frame::Gap(features, report) => {
             // Each feature is recovered from the gateway's history (a replay on this socket).
-            drive(rc, |me, out| {
-                me.core.handle(Input::Activity { gen }, now(), out);
-                me.stats.gaps += 1;
-                for f in &features {
-                    me.core.gap(f, out);
-                }
-            });
+            drive(rc, |me, out| me.core.gap(&features, out));
             notify(rc, vec![Notice::Error(report)]);
         }
         Frame::Heartbeat => drive(rc, |me, out| me.core.handle(Input::Heartbeat { gen }, now(), out)),
-        Frame::Ack => drive(rc, |me, out| me.core.handle(Input::Activity { gen }, now(), out)),
-        Frame::Error(report) => {
-            drive(rc, |me, out| me.core.handle(Input::Activity { gen }, now(), out));
-            notify(rc, vec![Notice::Error(report)]);
-        }
+        Frame::Ack => {}
+        Frame::Error(report) => notify(rc, vec![Notice::Error(report)]),
     }
 }
 
 /// A dropped frame: counted, and reported to `onError`.
 fn invalid(rc: &Shared, report: JsValue) {
-    rc.borrow_mut().stats.invalid_frames += 1;
+    rc.borrow_mut().core.invalid_frame();
     notify(rc, vec![Notice::Error(report)]);
 }
 
-/// Delivers one event to its subscribers. Each callback is looked up again right before it
-/// runs, so one that an earlier callback unsubscribed is skipped.
-/// One state borrow per event: it counts as activity on socket `gen`, then the core decides
-/// whether it is new, a duplicate or part of a gap.
-fn dispatch(rc: &Shared, gen: u32, event: &decode::Event) {
+/// Delivers one event to the subscriptions the session routes it to, in its order. Each one is
+/// checked again right before its turn, so one that an earlier callback unsubscribed is skipped.
+fn dispatch(rc: &Shared, event: &decode::Event) {
     let decode::Event { message, feature, entity, action, seq, epoch } = event;
-    let mut deliver = false;
-    drive(rc, |me, out| {
-        me.core.handle(Input::Activity { gen }, now(), out);
-        deliver = me.core.event(feature, epoch.as_deref(), *seq, out);
-    });
-    if !deliver {
-        return;
-    }
-    let mut ids = Vec::new();
-    rc.borrow().core.router().route(feature, entity, action, &mut ids);
-    if ids.is_empty() {
+    let mut route = Vec::new();
+    drive(rc, |me, out| route.extend_from_slice(me.core.event(*feature, *entity, *action, *seq, *epoch, out)));
+    if route.is_empty() {
         return;
     }
     let data = message.unchecked_ref::<RawFrame>().data();
-    let mut delivered = false;
-    for id in ids {
-        let Some(sink) = rc.borrow().callbacks.get(&id).cloned() else { continue };
-        delivered = true;
-        let f = match sink {
-            Sink::Js(f) => f,
-            Sink::Store(store) => {
-                store.deliver(action, data.clone(), message);
-                continue;
+    for id in route {
+        let target = {
+            let me = rc.borrow();
+            match me.core.sink(id) {
+                Some(Sink::Callback) => me.callbacks.get(&id).cloned().map(Ok),
+                Some(Sink::Store(sid)) => me.stores.get(&sid).cloned().map(|s| Err((s, me.core.op()))),
+                None => None,
             }
         };
-        if let Err(e) = f.call2(&JsValue::NULL, &data, message) {
-            rc.borrow_mut().stats.callback_errors += 1;
-            let name = [&**feature, ".", entity, ".", action].concat();
-            notify(rc, vec![Notice::Error(error_event(0, &name, &e))]);
+        match target {
+            None => {}
+            Some(Err((store, op))) => {
+                let action = rc.borrow().core.name(*action).to_owned();
+                store.deliver(op, &action, data.clone(), message);
+            }
+            Some(Ok(f)) => {
+                if let Err(e) = f.call2(&JsValue::NULL, &data, message) {
+                    let name = {
+                        let mut me = rc.borrow_mut();
+                        me.core.callback_error();
+                        [me.core.name(*feature), ".", me.core.name(*entity), ".", me.core.name(*action)].concat()
+                    };
+                    notify(rc, vec![Notice::Error(error_event(0, &name, &e))]);
+                }
+            }
         }
-    }
-    if delivered {
-        rc.borrow_mut().stats.events_delivered += 1;
     }
 }
