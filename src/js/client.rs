@@ -2,7 +2,7 @@
 //! the core, performs the actions that come out, and calls JS callbacks only after releasing
 //! its own state, so a callback may call back into the client (unsubscribe, disconnect).
 
-use super::decode::{self, Frame, RawFrame};
+use super::decode::{self, Frame};
 use super::errors::{error, error_event, ErrorCode};
 use super::options::{self, TokenSource};
 use super::sink::StoreSink;
@@ -10,15 +10,13 @@ use crate::core::connection::{Action, Connection, ConnectionStatus, Input, Outgo
 use crate::core::router::{Scope, SubId};
 use crate::core::session::{Session, Sink, StoreId};
 use crate::core::vecmap::VecMap;
-use crate::web::{now, EventListener, Socket, SocketEvent};
-use gloo_timers::callback::Timeout;
+use crate::web::now;
 use js_sys::{Function, Promise};
 use serde::Serialize;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use tsify::Tsify;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 /// Counters the app can read with `stats()`; nothing is dropped without one of these moving.
 // Only the declaration is used: `stats()` builds the object in boundary.js.
@@ -72,7 +70,32 @@ extern "C" {
 }
 
 mod inbound;
-use inbound::{fetch_token, open_socket};
+use inbound::Inlet;
+
+#[wasm_bindgen(module = "/src/js/wire.js")]
+extern "C" {
+    /// The browser side of one client (src/js/wire.js): socket, timers, page events, token
+    /// function. It reports to an [`Inlet`] and does what the client tells it.
+    type Wire;
+    #[wasm_bindgen(constructor)]
+    fn new(inlet: Inlet) -> Wire;
+    #[wasm_bindgen(method)]
+    fn envelope(this: &Wire) -> decode::Envelope;
+    #[wasm_bindgen(method)]
+    fn open(this: &Wire, gen: u32, url: &str, token: &JsValue);
+    #[wasm_bindgen(method)]
+    fn send(this: &Wire, text: &str) -> bool;
+    #[wasm_bindgen(method)]
+    fn close(this: &Wire, gen: u32);
+    #[wasm_bindgen(method)]
+    fn refresh(this: &Wire, gen: u32, provider: &Function);
+    #[wasm_bindgen(method)]
+    fn timer(this: &Wire, kind: u32, ms: f64);
+    #[wasm_bindgen(method)]
+    fn stop(this: &Wire, kind: u32);
+    #[wasm_bindgen(method)]
+    fn dispose(this: &Wire);
+}
 
 type Shared = Rc<RefCell<Inner>>;
 
@@ -97,8 +120,8 @@ struct Inner {
     token: TokenSource,
     /// The token fetched for the current socket, sent in its `auth` frame.
     socket_token: Option<String>,
-    socket: Option<(u32, Socket)>,
-    timers: [Option<Timeout>; 5],
+    /// Socket, timers and page listeners; released when the client is dropped.
+    wire: Wire,
     /// Largest frame `send` hands to the socket (the gateway's limit).
     max_message_size: usize,
     /// Outbox messages: the frame, and the `send` promise's resolve and reject.
@@ -111,8 +134,12 @@ struct Inner {
     status_listeners: Listeners,
     error_listeners: Listeners,
     resync_listeners: Listeners,
-    /// online, offline and visibilitychange; removed when the client is dropped.
-    _page: Vec<EventListener>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.wire.dispose();
+    }
 }
 
 /// One WebSocket to the gateway, carrying every feature's events.
@@ -166,45 +193,24 @@ impl RealtimeClient {
         for f in &parsed.features {
             core.pin(f, &mut Vec::new());
         }
-        let inner = Rc::new(RefCell::new(Inner {
-            core,
-            url: parsed.url,
-            token: parsed.token,
-            socket_token: None,
-            socket: None,
-            timers: [None, None, None, None, None],
-            outbox: VecMap::default(),
-            max_message_size: parsed.max_message_size,
-            callbacks: VecMap::default(),
-            stores: VecMap::default(),
-            decoder: decode::Decoder::new(),
-            status_listeners: Listeners { next: 0, list: Vec::new() },
-            error_listeners: Listeners { next: 0, list: Vec::new() },
-            resync_listeners: Listeners { next: 0, list: Vec::new() },
-            _page: Vec::new(),
-        }));
-        if let Some(window) = web_sys::window() {
-            let page_input = |input: fn() -> Option<Input<'static>>| {
-                let weak = Rc::downgrade(&inner);
-                move |_: web_sys::Event| {
-                    if let (Some(rc), Some(input)) = (weak.upgrade(), input()) {
-                        drive(&rc, |me, out| me.core.handle(input, now(), out));
-                    }
-                }
-            };
-            let visible = || {
-                let document = web_sys::window().and_then(|w| w.document())?;
-                (document.visibility_state() == web_sys::VisibilityState::Visible).then_some(Input::Visible)
-            };
-            let mut listeners = vec![
-                EventListener::new(&window, "online", page_input(|| Some(Input::Online))),
-                EventListener::new(&window, "offline", page_input(|| Some(Input::Offline))),
-            ];
-            if let Some(document) = window.document() {
-                listeners.push(EventListener::new(&document, "visibilitychange", page_input(visible)));
-            }
-            inner.borrow_mut()._page = listeners;
-        }
+        let inner = Rc::new_cyclic(|weak| {
+            let wire = Wire::new(Inlet::new(weak.clone()));
+            RefCell::new(Inner {
+                core,
+                url: parsed.url,
+                token: parsed.token,
+                socket_token: None,
+                decoder: decode::Decoder::new(wire.envelope()),
+                wire,
+                outbox: VecMap::default(),
+                max_message_size: parsed.max_message_size,
+                callbacks: VecMap::default(),
+                stores: VecMap::default(),
+                status_listeners: Listeners { next: 0, list: Vec::new() },
+                error_listeners: Listeners { next: 0, list: Vec::new() },
+                resync_listeners: Listeners { next: 0, list: Vec::new() },
+            })
+        });
         Ok(RealtimeClient { inner })
     }
 
@@ -238,10 +244,8 @@ impl RealtimeClient {
         drive(&self.inner, |me, out| verdict = me.core.send(now(), out));
         let not_connected = || error(ErrorCode::NotConnected, "not connected: send() needs status 'connected'");
         match verdict {
-            Send::Now => match &self.inner.borrow().socket {
-                Some((_, socket)) if socket.send(&text) => Ok(Promise::resolve(&JsValue::UNDEFINED)),
-                _ => Err(not_connected()),
-            },
+            Send::Now if self.inner.borrow().wire.send(&text) => Ok(Promise::resolve(&JsValue::UNDEFINED)),
+            Send::Now => Err(not_connected()),
             Send::Queued(id) => {
                 let inner = self.inner.clone();
                 Ok(Promise::new(&mut move |resolve, reject| {
@@ -437,7 +441,7 @@ fn drive(rc: &Shared, f: impl FnOnce(&mut Inner, &mut Vec<Action>)) {
         f(&mut me, &mut actions);
         let mut notices = Vec::new();
         for a in actions {
-            me.perform(rc, a, &mut notices);
+            me.perform(a, &mut notices);
         }
         notices
     };
@@ -476,51 +480,24 @@ impl Listeners {
 }
 
 impl Inner {
-    fn perform(&mut self, rc: &Shared, action: Action, notices: &mut Vec<Notice>) {
+    fn perform(&mut self, action: Action, notices: &mut Vec<Notice>) {
         match action {
             Action::Open { gen } => {
                 let token = match &self.token {
-                    TokenSource::None => Ok(None),
-                    TokenSource::Fixed(t) => Ok(Some(t.clone())),
-                    TokenSource::Provider(f) => Err(f.clone()),
+                    TokenSource::None => JsValue::UNDEFINED,
+                    TokenSource::Fixed(t) => t.into(),
+                    TokenSource::Provider(f) => f.into(),
                 };
-                let weak = Rc::downgrade(rc);
-                wasm_bindgen_futures::spawn_local(async move {
-                    let token = match token {
-                        Ok(t) => Ok(t),
-                        Err(provider) => fetch_token(&provider).await.map(Some),
-                    };
-                    if let Some(rc) = weak.upgrade() {
-                        open_socket(&rc, gen, token);
-                    }
-                });
+                self.wire.open(gen, &self.url, &token);
             }
             Action::RefreshToken { gen } => {
                 // Only a token function can produce a fresh token; a fixed one is left to expire
                 // (the gateway then closes with 4500 and the app calls connect(newToken)).
-                let TokenSource::Provider(provider) = &self.token else { return };
-                let (provider, weak) = (provider.clone(), Rc::downgrade(rc));
-                wasm_bindgen_futures::spawn_local(async move {
-                    let token = fetch_token(&provider).await;
-                    let Some(rc) = weak.upgrade() else { return };
-                    match token {
-                        Ok(token) => {
-                            let me = rc.borrow();
-                            if let (Some((g, socket)), true) = (&me.socket, me.core.conn().is_connected()) {
-                                if *g == gen {
-                                    socket.send(&auth_frame(&token));
-                                }
-                            }
-                        }
-                        Err(thrown) => notify(&rc, vec![Notice::Error(error_event(1, "", &thrown))]),
-                    }
-                });
-            }
-            Action::Close { gen } => {
-                if self.socket.as_ref().is_some_and(|(g, _)| *g == gen) {
-                    self.socket = None; // Drop detaches the callbacks and closes.
+                if let TokenSource::Provider(provider) = &self.token {
+                    self.wire.refresh(gen, provider);
                 }
             }
+            Action::Close { gen } => self.wire.close(gen),
             Action::Send(o) => {
                 let frame = match o {
                     Outgoing::Auth => match &self.socket_token {
@@ -539,30 +516,18 @@ impl Inner {
                     Outgoing::Unsubscribe(features) => unsubscribe_frame(features),
                     Outgoing::Pong => pong_frame(),
                 };
-                if let Some((_, socket)) = &self.socket {
-                    socket.send(&frame);
-                }
+                self.wire.send(&frame);
             }
-            Action::StartTimer(kind, ms) => {
-                let weak = Rc::downgrade(rc);
-                let ms = ms.clamp(0.0, crate::core::backoff::MAX_TIMER_MS).ceil() as u32;
-                let timeout = Timeout::new(ms, move || {
-                    if let Some(rc) = weak.upgrade() {
-                        drive(&rc, |me, out| me.core.handle(Input::Fired(kind), now(), out));
-                    }
-                });
-                self.timers[kind as usize] = Some(timeout); // replacing drops (clears) the old one
-            }
-            Action::StopTimer(kind) => self.timers[kind as usize] = None,
+            Action::StartTimer(kind, ms) => self.wire.timer(kind as u32, ms.clamp(0.0, crate::core::backoff::MAX_TIMER_MS).ceil()),
+            Action::StopTimer(kind) => self.wire.stop(kind as u32),
             Action::Flush(ids) => {
                 for id in ids {
                     let Some((text, resolve, reject)) = self.outbox.remove(&id) else { continue };
                     // Settling a promise only queues its callbacks: safe with the state borrowed.
-                    match &self.socket {
-                        Some((_, socket)) if socket.send(&text) => drop(resolve.call0(&JsValue::NULL)),
-                        _ => drop(
-                            reject.call1(&JsValue::NULL, &error(ErrorCode::NotConnected, "the connection closed")),
-                        ),
+                    if self.wire.send(&text) {
+                        let _ = resolve.call0(&JsValue::NULL);
+                    } else {
+                        let _ = reject.call1(&JsValue::NULL, &error(ErrorCode::NotConnected, "the connection closed"));
                     }
                 }
             }

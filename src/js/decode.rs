@@ -1,23 +1,14 @@
-//! Classifies one frame from the gateway. Every frame is parsed and checked by a small JS class
-//! (src/js/envelope.js, the one place that decides what a valid frame is) that hands wasm a
-//! single number for an event, plus the names only when they change. `data` always stays a
-//! JavaScript value, untouched.
+//! Reads a control frame (welcome, heartbeat, subscribed, gap, error...) from the envelope of
+//! the wire (src/js/envelope.js, the one place that decides what a valid frame is). Events never
+//! come here: the wire hands them to the client in one call, with their names as ids.
 
-use crate::core::session::{NameId, Session};
 use crate::protocol::StreamState;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/src/js/envelope.js")]
 extern "C" {
-    type Envelope;
-    #[wasm_bindgen(constructor)]
-    fn new() -> Envelope;
-    #[wasm_bindgen(method)]
-    fn parse(this: &Envelope, text: &JsValue) -> f64;
-    #[wasm_bindgen(method)]
-    fn count(this: &Envelope) -> u32;
-    #[wasm_bindgen(method)]
-    fn item(this: &Envelope, i: u32) -> f64;
+    /// The wire's frame parser; after it classified a control frame, its fields are read here.
+    pub(crate) type Envelope;
     #[wasm_bindgen(method)]
     fn kind(this: &Envelope) -> i32;
     #[wasm_bindgen(method)]
@@ -34,43 +25,10 @@ extern "C" {
     fn recovered_of(this: &Envelope, feature: &str) -> i32;
     #[wasm_bindgen(method)]
     fn report(this: &Envelope) -> JsValue;
-    #[wasm_bindgen(method)]
-    fn message(this: &Envelope) -> JsValue;
-    #[wasm_bindgen(method)]
-    fn feature(this: &Envelope) -> String;
-    #[wasm_bindgen(method)]
-    fn entity(this: &Envelope) -> String;
-    #[wasm_bindgen(method)]
-    fn action(this: &Envelope) -> String;
-    #[wasm_bindgen(method)]
-    fn epoch(this: &Envelope) -> String;
 }
 
-#[wasm_bindgen]
-extern "C" {
-    /// A parsed event; `data` is read without building a key string in Rust.
-    pub(crate) type RawFrame;
-    #[wasm_bindgen(method, getter)]
-    pub(crate) fn data(this: &RawFrame) -> JsValue;
-}
-
-/// An event's envelope with its names interned; `message` is the whole JS object.
-pub(crate) struct Event {
-    pub(crate) message: JsValue,
-    pub(crate) feature: NameId,
-    pub(crate) entity: NameId,
-    pub(crate) action: NameId,
-    /// Position in the feature's stream, when the gateway numbers it.
-    pub(crate) seq: Option<u64>,
-    pub(crate) epoch: Option<NameId>,
-}
-
-/// A valid frame.
+/// A valid control frame.
 pub(crate) enum Frame {
-    Event(Event),
-    /// Events published together; read each with [`Decoder::item`] (one bad event does not
-    /// cost the others).
-    Batch(u32),
     Welcome { heartbeat_ms: f64, token_ms: Option<f64> },
     /// A refreshed token was accepted; milliseconds until it expires.
     Authenticated(Option<f64>),
@@ -84,38 +42,26 @@ pub(crate) enum Frame {
     Error(JsValue),
 }
 
-/// A dropped frame: the `onError` event that says why (built on the JS side).
-pub(crate) type Invalid = JsValue;
-
-/// Decodes one client's frames, remembering the last event's names: a name is copied into
-/// wasm (and interned) only when it changes.
+/// Reads the control frames the wire's envelope classified.
 pub(crate) struct Decoder {
     js: Envelope,
-    feature: NameId,
-    entity: NameId,
-    action: NameId,
-    epoch: NameId,
 }
 
 impl Decoder {
-    pub(crate) fn new() -> Self {
-        Self { js: Envelope::new(), feature: 0, entity: 0, action: 0, epoch: 0 }
+    pub(crate) fn new(js: Envelope) -> Self {
+        Self { js }
     }
 
-    pub(crate) fn decode(&mut self, text: &JsValue, names: &mut Session) -> Result<Frame, Invalid> {
-        let code = self.js.parse(text);
-        if code >= 0.0 {
-            return Ok(Frame::Event(self.known_event(code, names)));
-        }
-        if code == -1.0 {
-            return Err(self.js.report());
-        }
-        if code == -3.0 {
-            return Ok(Frame::Batch(self.js.count()));
-        }
+    /// The `onError` event for the frame (or batch event) the envelope refused last.
+    pub(crate) fn report(&self) -> JsValue {
+        self.js.report()
+    }
+
+    /// The control frame the envelope classified last.
+    pub(crate) fn control(&self) -> Frame {
         let token = |ms: f64| (!ms.is_nan()).then_some(ms);
         // The kinds in envelope.js's KINDS order.
-        Ok(match self.js.kind() {
+        match self.js.kind() {
             0 => Frame::Welcome { heartbeat_ms: self.js.heartbeat(), token_ms: token(self.js.token_ms()) },
             1 => Frame::Heartbeat,
             2 => Frame::Authenticated(token(self.js.token_ms())),
@@ -136,41 +82,6 @@ impl Decoder {
             ),
             5 => Frame::Ack,
             _ => Frame::Error(self.js.report()),
-        })
-    }
-
-    /// Event `i` of the batch just decoded.
-    pub(crate) fn item(&mut self, i: u32, names: &mut Session) -> Result<Event, Invalid> {
-        let code = self.js.item(i);
-        if code >= 0.0 {
-            Ok(self.known_event(code, names))
-        } else {
-            Err(self.js.report())
-        }
-    }
-
-    /// An event the JS side checked: `code` holds its flags and seq (see envelope.js).
-    fn known_event(&mut self, code: f64, names: &mut Session) -> Event {
-        let flags = (code % 64.0) as u32;
-        if flags & 1 != 0 {
-            self.feature = names.intern(&self.js.feature());
-        }
-        if flags & 2 != 0 {
-            self.entity = names.intern(&self.js.entity());
-        }
-        if flags & 4 != 0 {
-            self.action = names.intern(&self.js.action());
-        }
-        if flags & 8 != 0 {
-            self.epoch = names.intern(&self.js.epoch());
-        }
-        Event {
-            message: self.js.message(),
-            feature: self.feature,
-            entity: self.entity,
-            action: self.action,
-            seq: (flags & 16 != 0).then(|| (code / 64.0).floor() as u64),
-            epoch: (flags & 32 != 0).then_some(self.epoch),
         }
     }
 }

@@ -1,11 +1,5 @@
-//! Thin browser glue: owned wrappers whose Drop releases every callback they registered.
-//! No decisions are made here; the core decides and these only perform.
-
-mod listener;
-mod socket;
-
-pub(crate) use listener::EventListener;
-pub(crate) use socket::{Socket, SocketEvent};
+//! Browser facts the facade reads. The browser resources themselves (socket, timers, page
+//! listeners) live in src/js/wire.js, owned by the client and released with it.
 
 /// Milliseconds since the epoch, the core's clock. Wall-clock time, so a heartbeat check that
 /// a throttled background tab runs late still sees how long the gateway has really been silent.

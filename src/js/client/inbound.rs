@@ -1,106 +1,168 @@
-//! The inbound side of the client: opening sockets (after fetching a token), and turning
-//! socket events and frames into core inputs and deliveries to subscribers.
+//! The inbound side of the client: the [`Inlet`] through which the browser side (src/js/wire.js)
+//! reports socket events, frames, timers and page events. An event comes in as one call with
+//! numbers (interned names, seq) and the parsed message; the session routes it, and it is
+//! delivered with the state released.
 
 use super::*;
+use crate::core::connection::Timer;
 
-/// Calls the token function; the error is the thrown value (or a text saying what was wrong).
-pub(super) async fn fetch_token(provider: &Function) -> Result<String, JsValue> {
-    let value = provider.call0(&JsValue::NULL)?;
-    let value = match value.dyn_into::<Promise>() {
-        Ok(p) => JsFuture::from(p).await?,
-        Err(v) => v,
-    };
-    value.as_string().ok_or_else(|| "the token function must return a string".into())
+/// Where the browser side reports to; holds the client weakly (the client owns the wire, which
+/// owns this).
+#[wasm_bindgen(skip_typescript)]
+pub struct Inlet {
+    client: Weak<RefCell<Inner>>,
 }
 
-pub(super) fn open_socket(rc: &Shared, gen: u32, token: Result<Option<String>, JsValue>) {
-    let mut notices = Vec::new();
-    let opened = {
+impl Inlet {
+    pub(super) fn new(client: Weak<RefCell<Inner>>) -> Self {
+        Self { client }
+    }
+
+    /// The client, unless it is gone or busy. Busy means a socket delivered from inside one of
+    /// the client's own calls (a polyfill's `send`, say): the wire then tries again in a
+    /// microtask instead of this panicking on the borrowed state and killing the module.
+    fn client(&self) -> Option<Shared> {
+        self.client.upgrade().filter(|rc| rc.try_borrow_mut().is_ok())
+    }
+
+    fn input(&self, input: Input<'_>) {
+        if let Some(rc) = self.client() {
+            drive(&rc, |me, out| me.core.handle(input, now(), out));
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl Inlet {
+    /// The id of a feature, entity, action or epoch name; -1 while the client is busy.
+    pub fn intern(&self, name: &str) -> f64 {
+        self.client().map_or(-1.0, |rc| rc.borrow_mut().core.intern(name).into())
+    }
+
+    /// An event checked by the envelope (`seq` and `epoch` -1 when absent). False if the
+    /// client is busy: the wire delivers the frame again later. `in_batch`: the batch frame was
+    /// counted already.
+    #[allow(clippy::too_many_arguments)]
+    pub fn event(
+        &self,
+        gen: u32,
+        feature: u32,
+        entity: u32,
+        action: u32,
+        seq: f64,
+        epoch: f64,
+        message: JsValue,
+        data: JsValue,
+        in_batch: bool,
+    ) -> bool {
+        let Some(rc) = self.client() else { return self.client.upgrade().is_none() };
+        let seq = (seq >= 0.0).then_some(seq as u64);
+        let epoch = (epoch >= 0.0).then_some(epoch as u32);
+        let mut route = Vec::new();
+        drive(&rc, |me, out| {
+            if !in_batch {
+                me.core.frame(gen, now(), out);
+            }
+            route.extend_from_slice(me.core.event(feature, entity, action, seq, epoch, out));
+        });
+        if !route.is_empty() {
+            dispatch(&rc, route, [feature, entity, action], &data, &message);
+        }
+        true
+    }
+
+    /// Any other frame: `code` is the envelope's verdict (-1 invalid, -2 a control frame, -3 a
+    /// batch, whose events follow one by one). False if the client is busy.
+    pub fn frame(&self, gen: u32, code: i32) -> bool {
+        let Some(rc) = self.client() else { return self.client.upgrade().is_none() };
+        drive(&rc, |me, out| me.core.frame(gen, now(), out));
+        match code {
+            -1 => self.invalid(),
+            -2 => {
+                let frame = rc.borrow().decoder.control();
+                control(&rc, gen, frame);
+            }
+            _ => {}
+        }
+        true
+    }
+
+    /// An event of a batch that the envelope refused: counted and reported.
+    pub fn invalid(&self) {
+        if let Some(rc) = self.client.upgrade() {
+            let report = {
+                let mut me = rc.borrow_mut();
+                me.core.invalid_frame();
+                me.decoder.report()
+            };
+            notify(&rc, vec![Notice::Error(report)]);
+        }
+    }
+
+    /// The token for socket `gen` is here; false if that socket is no longer wanted.
+    pub fn token(&self, gen: u32, token: Option<String>) -> bool {
+        let Some(rc) = self.client.upgrade() else { return false };
         let mut me = rc.borrow_mut();
         if me.core.conn().socket() != Some(gen) {
-            return; // disconnected or replaced while the token was being fetched
+            return false; // disconnected or replaced while the token was being fetched
         }
-        match token {
-            Err(thrown) => {
-                notices.push(Notice::Error(error_event(1, "", &thrown)));
-                false
-            }
-            Ok(token) => {
-                me.socket_token = token;
-                let weak = Rc::downgrade(rc);
-                let handler: Rc<dyn Fn(SocketEvent)> = Rc::new(move |ev| {
-                    if let Some(rc) = weak.upgrade() {
-                        on_socket_event(&rc, gen, ev);
-                    }
-                });
-                match Socket::open(&me.url, handler) {
-                    Ok(socket) => {
-                        me.socket = Some((gen, socket));
-                        true
-                    }
-                    Err(_) => false,
-                }
-            }
+        me.socket_token = token;
+        true
+    }
+
+    /// The token function threw (or gave no string): reported, and the attempt for socket
+    /// `gen` fails (-1: a refresh, which only reports).
+    #[wasm_bindgen(js_name = tokenFailed)]
+    pub fn token_failed(&self, gen: i32, thrown: JsValue) {
+        let Some(rc) = self.client.upgrade() else { return };
+        notify(&rc, vec![Notice::Error(error_event(1, "", &thrown))]);
+        if gen >= 0 {
+            drive(&rc, |me, out| me.core.handle(Input::Closed { gen: gen as u32, code: 1006, reason: "" }, now(), out));
         }
-    };
-    notify(rc, notices);
-    if !opened {
-        drive(rc, |me, out| me.core.handle(Input::Closed { gen, code: 1006, reason: "" }, now(), out));
+    }
+
+    /// A fresh token for socket `gen`: sent in band if that socket is still the connected one.
+    pub fn refreshed(&self, gen: u32, token: String) {
+        let Some(rc) = self.client.upgrade() else { return };
+        let me = rc.borrow();
+        if me.core.conn().socket() == Some(gen) && me.core.conn().is_connected() {
+            me.wire.send(&auth_frame(&token));
+        }
+    }
+
+    pub fn opened(&self, gen: u32) {
+        self.input(Input::Opened { gen });
+    }
+
+    pub fn closed(&self, gen: u32, code: u16, reason: String) {
+        self.input(Input::Closed { gen, code, reason: &reason });
+    }
+
+    /// Timer `kind` (in the core's `Timer` order) fired.
+    pub fn fired(&self, kind: u32) {
+        let timer = [Timer::Retry, Timer::Connect, Timer::Heartbeat, Timer::Refresh, Timer::Outbox];
+        if let Some(t) = timer.get(kind as usize) {
+            self.input(Input::Fired(*t));
+        }
+    }
+
+    /// The page went online (0), offline (1) or visible (2).
+    pub fn page(&self, kind: u32) {
+        self.input(match kind {
+            0 => Input::Online,
+            1 => Input::Offline,
+            _ => Input::Visible,
+        });
     }
 }
 
-fn on_socket_event(rc: &Shared, gen: u32, ev: SocketEvent) {
-    // A socket that reports something while the client is busy with it (a frame delivered from
-    // inside `send`, say) would find the state borrowed: take it up in a microtask instead, in
-    // the order it came, rather than panic and lose the module.
-    if rc.try_borrow_mut().is_err() {
-        let rc = rc.clone();
-        wasm_bindgen_futures::spawn_local(async move { on_socket_event(&rc, gen, ev) });
-        return;
-    }
-    match ev {
-        SocketEvent::Open => drive(rc, |me, out| me.core.handle(Input::Opened { gen }, now(), out)),
-        SocketEvent::Close { code, reason } => {
-            drive(rc, |me, out| me.core.handle(Input::Closed { gen, code, reason: &reason }, now(), out))
-        }
-        SocketEvent::Message(text) => on_frame(rc, gen, &text),
-    }
-}
-
-fn on_frame(rc: &Shared, gen: u32, text: &JsValue) {
-    let decoded = {
-        let mut me = rc.borrow_mut();
-        let me = &mut *me;
-        me.decoder.decode(text, &mut me.core)
-    };
-    // Every frame, valid or not, counts as a sign of life on socket `gen`.
-    drive(rc, |me, out| me.core.frame(gen, now(), out));
-    let frame = match decoded {
-        Ok(f) => f,
-        Err(report) => return invalid(rc, report),
-    };
+fn control(rc: &Shared, gen: u32, frame: Frame) {
     match frame {
-        Frame::Event(e) => dispatch(rc, &e),
         Frame::Subscribed(streams) => drive(rc, |me, out| {
             for (feature, state) in &streams {
                 me.core.subscribed(feature, state, out);
             }
         }),
-        Frame::Batch(n) => {
-            // Delivered synchronously, one after another: stores coalesce them into one
-            // change notification (they flush in a microtask).
-            for i in 0..n {
-                let item = {
-                    let mut me = rc.borrow_mut();
-                    let me = &mut *me;
-                    me.decoder.item(i, &mut me.core)
-                };
-                match item {
-                    Ok(e) => dispatch(rc, &e),
-                    Err(report) => invalid(rc, report),
-                }
-            }
-        }
         Frame::Welcome { heartbeat_ms, token_ms } => {
             drive(rc, |me, out| me.core.handle(Input::Welcome { gen, heartbeat_ms, token_ms }, now(), out))
         }
@@ -116,22 +178,10 @@ fn on_frame(rc: &Shared, gen: u32, text: &JsValue) {
     }
 }
 
-/// A dropped frame: counted, and reported to `onError`.
-fn invalid(rc: &Shared, report: JsValue) {
-    rc.borrow_mut().core.invalid_frame();
-    notify(rc, vec![Notice::Error(report)]);
-}
-
-/// Delivers one event to the subscriptions the session routes it to, in its order. Each one is
-/// checked again right before its turn, so one that an earlier callback unsubscribed is skipped.
-fn dispatch(rc: &Shared, event: &decode::Event) {
-    let decode::Event { message, feature, entity, action, seq, epoch } = event;
-    let mut route = Vec::new();
-    drive(rc, |me, out| route.extend_from_slice(me.core.event(*feature, *entity, *action, *seq, *epoch, out)));
-    if route.is_empty() {
-        return;
-    }
-    let data = message.unchecked_ref::<RawFrame>().data();
+/// Delivers one event to the subscriptions the session routed it to, in that order. Each one
+/// is checked again right before its turn, so one that an earlier callback unsubscribed is
+/// skipped.
+fn dispatch(rc: &Shared, route: Vec<SubId>, [feature, entity, action]: [u32; 3], data: &JsValue, message: &JsValue) {
     for id in route {
         let target = {
             let me = rc.borrow();
@@ -144,15 +194,15 @@ fn dispatch(rc: &Shared, event: &decode::Event) {
         match target {
             None => {}
             Some(Err((store, op))) => {
-                let action = rc.borrow().core.name(*action).to_owned();
-                store.deliver(op, &action, data.clone(), message);
+                let name = rc.borrow().core.name(action).to_owned();
+                store.deliver(op, &name, data.clone(), message);
             }
             Some(Ok(f)) => {
-                if let Err(e) = f.call2(&JsValue::NULL, &data, message) {
+                if let Err(e) = f.call2(&JsValue::NULL, data, message) {
                     let name = {
                         let mut me = rc.borrow_mut();
                         me.core.callback_error();
-                        [me.core.name(*feature), ".", me.core.name(*entity), ".", me.core.name(*action)].concat()
+                        [me.core.name(feature), ".", me.core.name(entity), ".", me.core.name(action)].concat()
                     };
                     notify(rc, vec![Notice::Error(error_event(0, &name, &e))]);
                 }
