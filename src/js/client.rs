@@ -131,6 +131,8 @@ struct Inner {
     /// The stores this client feeds (`Sink::Store`), held weakly: their owner decides their life.
     stores: VecMap<StoreId, Rc<dyn StoreSink>>,
     decoder: decode::Decoder,
+    /// The subscriptions of the event being delivered (kept to reuse its allocation).
+    route: Vec<SubId>,
     status_listeners: Listeners,
     error_listeners: Listeners,
     resync_listeners: Listeners,
@@ -202,6 +204,7 @@ impl RealtimeClient {
                 socket_token: None,
                 decoder: decode::Decoder::new(wire.envelope()),
                 wire,
+                route: Vec::new(),
                 outbox: VecMap::default(),
                 max_message_size: parsed.max_message_size,
                 callbacks: VecMap::default(),

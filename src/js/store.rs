@@ -167,7 +167,7 @@ type Shared = Rc<RefCell<StoreInner>>;
 struct StoreHandle(Weak<RefCell<StoreInner>>);
 
 impl StoreSink for StoreHandle {
-    fn deliver(&self, op: StoreOp, action: &str, data: JsValue, message: &JsValue) {
+    fn deliver(&self, op: StoreOp, action: &dyn Fn() -> String, data: JsValue, message: &JsValue) {
         if let Some(rc) = self.0.upgrade() {
             apply_event(&rc, op, action, data, Some(message));
             schedule_flush(&rc);
@@ -358,7 +358,7 @@ impl RealtimeStore {
         for ev in events.iter() {
             let action = Reflect::get(&ev, &"action".into())?.as_string().ok_or_else(|| invalid("each event needs a string action"))?;
             let data = Reflect::get(&ev, &"data".into())?;
-            apply_event(&self.inner, StoreOp::of(&action), &action, data, None);
+            apply_event(&self.inner, StoreOp::of(&action), &|| action.clone(), data, None);
         }
         flush(&self.inner);
         Ok(())
@@ -513,41 +513,48 @@ fn replace(rc: &Shared, items: JsValue) -> Result<(), JsValue> {
     Ok(())
 }
 
-/// Applies one event to the store and runs its hook.
-fn apply_event(rc: &Shared, op: StoreOp, action: &str, data: JsValue, message: Option<&JsValue>) {
-    let (hook, args): (Option<Function>, Vec<JsValue>) = {
+/// Applies one event to the store and runs its hook. `action` names the event's action; it is
+/// read only when needed (a custom action's hook, an error message).
+fn apply_event(rc: &Shared, op: StoreOp, action: &dyn Fn() -> String, data: JsValue, message: Option<&JsValue>) {
+    let hook = {
         let mut me = rc.borrow_mut();
+        let me = &mut *me;
         let outcome = match op {
-            StoreOp::Created => me.store.created(data.clone()).map(|_| (me.hooks.on_created.clone(), vec![data])),
-            StoreOp::Updated => me.store.updated(data.clone()).map(|_| (me.hooks.on_updated.clone(), vec![data])),
+            StoreOp::Created => me.store.created(data.clone()).map(|_| me.hooks.on_created.clone().map(|f| (f, data, None))),
+            StoreOp::Updated => me.store.updated(data.clone()).map(|_| me.hooks.on_updated.clone().map(|f| (f, data, None))),
             StoreOp::Deleted => {
                 // `{id}` (the seed's emitDeleted), a whole item, or a bare id.
-                let key = me.store.model().key(&data).or_else(|| key_id(me.store.model().keys.id(&data)));
-                match key {
+                let model = me.store.model();
+                match model.key(&data).or_else(|| key_id(model.keys.id(&data))) {
                     Some(key) => {
-                        let version = me.store.model().version(&data);
-                        me.store.deleted(key.clone(), version);
-                        Ok((me.hooks.on_deleted.clone(), vec![me.store.model().keys.name(key), data]))
+                        let version = model.version(&data);
+                        let name = me.hooks.on_deleted.as_ref().map(|_| model.keys.name(key));
+                        me.store.deleted(key, version);
+                        Ok(me.hooks.on_deleted.clone().map(|f| (f, name.unwrap_or_default(), Some(data))))
                     }
                     None => Err(StoreError::MissingKey),
                 }
             }
-            StoreOp::Other => Ok((me.hooks.on_action.clone(), vec![action.into(), data, message.cloned().unwrap_or(JsValue::UNDEFINED)])),
+            StoreOp::Other => Ok(me.hooks.on_action.clone().map(|f| (f, action().into(), Some(data)))),
         };
         match outcome {
-            Ok(call) => call,
+            Ok(hook) => hook,
             Err(StoreError::MissingKey) => {
                 me.invalid_events += 1;
-                me.error = Some(["a ", action, " event without an id was ignored"].concat());
-                (None, Vec::new())
+                me.error = Some(["a ", &action(), " event without an id was ignored"].concat());
+                None
             }
         }
     };
-    if let Some(f) = hook {
-        let args: Array = args.into_iter().collect();
-        if let Err(e) = f.apply(&JsValue::NULL, &args) {
-            rc.borrow_mut().error = Some(["store hook threw: ", &describe(&e)].concat());
-        }
+    // onCreated/onUpdated(item), onDeleted(id, data), onAction(action, data, message).
+    let Some((f, first, second)) = hook else { return };
+    let called = match (op, second) {
+        (StoreOp::Other, Some(data)) => f.call3(&JsValue::NULL, &first, &data, message.unwrap_or(&JsValue::UNDEFINED)),
+        (_, Some(data)) => f.call2(&JsValue::NULL, &first, &data),
+        (_, None) => f.call1(&JsValue::NULL, &first),
+    };
+    if let Err(e) = called {
+        rc.borrow_mut().error = Some(["store hook threw: ", &describe(&e)].concat());
     }
 }
 

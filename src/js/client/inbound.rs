@@ -58,16 +58,21 @@ impl Inlet {
         let Some(rc) = self.client() else { return self.client.upgrade().is_none() };
         let seq = (seq >= 0.0).then_some(seq as u64);
         let epoch = (epoch >= 0.0).then_some(epoch as u32);
+        // The route list is the client's, lent out while the event is delivered: no allocation
+        // per event.
         let mut route = Vec::new();
         drive(&rc, |me, out| {
             if !in_batch {
                 me.core.frame(gen, now(), out);
             }
+            route = std::mem::take(&mut me.route);
+            route.clear();
             route.extend_from_slice(me.core.event(feature, entity, action, seq, epoch, out));
         });
         if !route.is_empty() {
-            dispatch(&rc, route, [feature, entity, action], &data, &message);
+            dispatch(&rc, &route, [feature, entity, action], &data, &message);
         }
+        rc.borrow_mut().route = route;
         true
     }
 
@@ -181,8 +186,8 @@ fn control(rc: &Shared, gen: u32, frame: Frame) {
 /// Delivers one event to the subscriptions the session routed it to, in that order. Each one
 /// is checked again right before its turn, so one that an earlier callback unsubscribed is
 /// skipped.
-fn dispatch(rc: &Shared, route: Vec<SubId>, [feature, entity, action]: [u32; 3], data: &JsValue, message: &JsValue) {
-    for id in route {
+fn dispatch(rc: &Shared, route: &[SubId], [feature, entity, action]: [u32; 3], data: &JsValue, message: &JsValue) {
+    for &id in route {
         let target = {
             let me = rc.borrow();
             match me.core.sink(id) {
@@ -194,7 +199,7 @@ fn dispatch(rc: &Shared, route: Vec<SubId>, [feature, entity, action]: [u32; 3],
         match target {
             None => {}
             Some(Err((store, op))) => {
-                let name = rc.borrow().core.name(action).to_owned();
+                let name = || rc.borrow().core.name(action).to_owned();
                 store.deliver(op, &name, data.clone(), message);
             }
             Some(Ok(f)) => {
