@@ -53,23 +53,24 @@ struct Op<M: Model> {
     key: M::Key,
     kind: Pending<M>,
     /// The item's server-event count when the operation started.
-    seen: u64,
+    seen: u32,
 }
 
 struct Entry<M: Model> {
     key: M::Key,
     confirmed: Option<M::Item>,
-    /// Version of `confirmed`, or of the delete when `deleted`.
-    version: Option<f64>,
+    /// Version of `confirmed`, or of the delete when `deleted`; NaN for none (8 bytes, not an
+    /// Option's 16: there is one entry per item).
+    version: f64,
     /// A confirmed delete (tombstone): late `updated` events are ignored.
     deleted: bool,
     /// Server changes seen for this key (events and applied results).
-    events: u64,
+    events: u32,
     ops: Vec<OpId>,
     view: Option<M::Item>,
     /// Order of appearance while visible (0 while hidden).
-    seq: u64,
-    error: Option<String>,
+    seq: u32,
+    error: Option<Box<str>>,
     /// Changed in the current batch (listed in `Store::touched`).
     touched: bool,
 }
@@ -79,7 +80,7 @@ impl<M: Model> Entry<M> {
         Self {
             key,
             confirmed: None,
-            version: None,
+            version: f64::NAN,
             deleted: false,
             events: 0,
             ops: Vec::new(),
@@ -277,21 +278,22 @@ impl<M: Model> Store<M> {
     /// A `deleted` event. `version`, if known, guards against older events that arrive later.
     pub fn deleted(&mut self, key: M::Key, version: Option<f64>) {
         let e = self.entries.get_or_insert(&key);
-        if let (Some(new), Some(old)) = (version, e.version) {
-            if new <= old {
+        if let Some(new) = version {
+            if new <= e.version {
                 return;
             }
         }
+        let version = version.unwrap_or(e.version);
         if e.deleted && e.confirmed.is_none() {
             // Already gone (a duplicate, or the echo of our own delete): only learn its version,
             // so older events still in flight stay ignored.
-            e.version = version.or(e.version);
+            e.version = version;
             return;
         }
         e.events += 1;
         e.confirmed = None;
         e.deleted = true;
-        e.version = version.or(e.version);
+        e.version = version;
         self.tombstones.push_back(key.clone());
         self.prune_tombstones();
         self.refresh(&key);
@@ -308,25 +310,35 @@ impl<M: Model> Store<M> {
         // Keys missing from the snapshot become tombstones that keep their version, so an older
         // event still in flight cannot bring them back.
         let old: Vec<M::Key> = self.entries.keys().cloned().collect();
-        for key in old {
-            let e = self.entries.get_mut(&key).expect("listed above");
+        for key in &old {
+            let e = self.entries.get_mut(key).expect("listed above");
             if e.confirmed.take().is_some() {
                 e.deleted = true;
-                self.tombstones.push_back(key);
+                self.tombstones.push_back(key.clone());
             }
             e.events += 1;
         }
+        // Sized once: a snapshot of n items allocates its table once, not log n times.
+        self.entries.reserve(fresh.len());
+        self.touched.reserve(fresh.len());
+        let mut order = Vec::with_capacity(fresh.len());
         for (key, item) in fresh {
             let version = self.model.version(&item);
             let e = self.entries.get_or_insert(&key);
             e.confirmed = Some(item);
-            e.version = version;
+            e.version = version.unwrap_or(f64::NAN);
             e.deleted = false;
+            order.push(key);
         }
         self.prune_tombstones();
-        let keys: Vec<M::Key> = self.entries.keys().cloned().collect();
-        for key in keys {
+        // New items appear in the snapshot's order; then the old keys it left out are hidden.
+        for key in order {
             self.refresh(&key);
+        }
+        for key in old {
+            if self.entries.get(&key).is_some_and(|e| e.confirmed.is_none()) {
+                self.refresh(&key);
+            }
         }
         self.replaced = true;
         Ok(())
@@ -369,7 +381,7 @@ impl<M: Model> Store<M> {
         match (op.kind, result) {
             (Pending::Delete, _) => {
                 if self.unchanged_since(&op.key, op.seen) {
-                    let version = self.entries.get(&op.key).and_then(|e| e.version);
+                    let version = self.entries.get(&op.key).map_or(f64::NAN, |e| e.version);
                     self.deleted(op.key.clone(), None);
                     if let Some(e) = self.entries.get_mut(&op.key) {
                         e.version = version;
@@ -417,7 +429,7 @@ impl<M: Model> Store<M> {
     pub fn fail(&mut self, op: OpId, error: String) {
         let Some(removed) = self.remove_op(op) else { return };
         if let Some(e) = self.entries.get_mut(&removed.key) {
-            e.error = Some(error.clone());
+            e.error = Some(error.as_str().into());
         }
         self.rejections.push(Rejection { key: removed.key.clone(), op, error });
         self.refresh(&removed.key);
@@ -473,7 +485,7 @@ impl<M: Model> Store<M> {
         let version = self.model.version(&item);
         let e = self.entries.get_or_insert(&key);
         match (version, e.version) {
-            (Some(new), Some(old)) if new <= old => return Ok(()), // stale or duplicate
+            (Some(new), old) if new <= old => return Ok(()), // stale or duplicate (never with NaN)
             (None, _) if e.deleted && !created => return Ok(()),   // late update of a deleted item
             _ => {}
         }
@@ -488,14 +500,14 @@ impl<M: Model> Store<M> {
         }
         let e = self.entries.get_mut(&key).expect("inserted above");
         e.confirmed = Some(item);
-        e.version = version;
+        e.version = version.unwrap_or(f64::NAN);
         e.deleted = false;
         e.events += 1;
         self.refresh(&key);
         Ok(())
     }
 
-    fn unchanged_since(&self, key: &M::Key, seen: u64) -> bool {
+    fn unchanged_since(&self, key: &M::Key, seen: u32) -> bool {
         self.entries.get(key).is_some_and(|e| e.events == seen)
     }
 

@@ -11,9 +11,9 @@ pub(super) struct Slots<M: Model> {
     free: Vec<u32>,
     /// Visible items in the order they appeared, as (seq, slot). A pair whose slot no longer has
     /// that seq is stale: skipped, and dropped when stale pairs outnumber live ones.
-    order: Vec<(u64, u32)>,
+    order: Vec<(u32, u32)>,
     visible: usize,
-    next_seq: u64,
+    next_seq: u32,
     /// Keys removed since the last flush (the store reports those still gone).
     pub(super) forgotten: Vec<M::Key>,
 }
@@ -49,6 +49,13 @@ impl<M: Model> Slots<M> {
             }
         };
         self.entries[slot as usize].as_mut().expect("indexed slots hold an entry")
+    }
+
+    /// Room for `n` more keys, allocated at once.
+    pub(super) fn reserve(&mut self, n: usize) {
+        self.index.reserve(n);
+        self.entries.reserve_exact(n.saturating_sub(self.free.len()));
+        self.order.reserve_exact(n);
     }
 
     pub(super) fn remove(&mut self, key: &M::Key) {

@@ -308,3 +308,13 @@ fn keys_the_store_no_longer_holds_anything_about_are_reported_as_forgotten_once(
     }
     assert_eq!(s.flush().forgotten, [100]);
 }
+
+#[test]
+fn a_snapshot_shows_its_items_in_its_own_order_and_hides_the_keys_it_left_out() {
+    let mut s = store(false);
+    s.created(item(&[("id", 9)])).unwrap();
+    s.replace_all(vec![item(&[("id", 3)]), item(&[("id", 1)]), item(&[("id", 2)])]).unwrap();
+    let keys: Vec<i64> = s.iter().map(|(k, _)| *k).collect();
+    assert_eq!(keys, [3, 1, 2]);
+    assert!(s.get(&9).is_none(), "9 was not in the snapshot");
+}
