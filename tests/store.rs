@@ -115,9 +115,21 @@ async fn events_from_the_gateway_create_update_and_delete_items_and_unchanged_it
     assert!(Object::is(&before.get(1), &after.get(1)), "the untouched item is the same object");
     assert_eq!(get(&after.get(0), "name").as_string().unwrap(), "Owner");
 
+    // A new item comes last; the list is patched, not rebuilt, and the others stay the same objects.
+    s.publish("created", r#"{"id":"r3","name":"Guest"}"#);
+    s.publish("updated", r#"{"id":"r2","name":"Reader"}"#);
+    until(&mut changes, "insert", || store.size() == 3 && name(&store, "r2").as_deref() == Some("Reader")).await;
+    let third = store.items();
+    assert_eq!(third.length(), 3);
+    assert!(Object::is(&after.get(0), &third.get(0)), "r1 did not change since");
+    assert_eq!(get(&third.get(1), "name").as_string().unwrap(), "Reader");
+    assert_eq!(get(&third.get(2), "id").as_string().unwrap(), "r3");
+
     s.publish("deleted", r#"{"id":"r2"}"#);
-    until(&mut changes, "delete", || store.size() == 1).await;
+    until(&mut changes, "delete", || store.size() == 2).await;
     assert!(store.get("r2".into()).is_undefined());
+    let ids: Vec<String> = store.items().iter().map(|i| get(&i, "id").as_string().unwrap()).collect();
+    assert_eq!(ids, ["r1", "r3"]);
     store.dispose();
 }
 

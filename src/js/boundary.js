@@ -240,3 +240,12 @@ export function itemVersion(item, field) {
   const v = item[field];
   return typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : NaN;
 }
+
+/** `items()` after a batch: a new array (so `computed()` and `@for` see a change), copied from
+ *  the previous one with only the changed positions rewritten and new items appended. */
+export function patchItems(prev, at, items, added) {
+  const next = prev.slice();
+  for (let i = 0; i < at.length; i++) next[at[i]] = items[i];
+  for (const item of added) next.push(item);
+  return next;
+}

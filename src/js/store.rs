@@ -131,7 +131,13 @@ pub(crate) struct StoreInner {
     hooks: Hooks,
     listeners: Vec<(u32, Function)>,
     next_listener: u32,
+    /// The last `items()` array, and what changed since: items updated in place, items
+    /// appended, or a change that needs a whole new list (a removal, a reload).
     items: Option<Array>,
+    stale: bool,
+    rebuild: bool,
+    updated: Vec<u32>,
+    added: Vec<u32>,
     loading: bool,
     error: Option<String>,
     invalid_events: u32,
@@ -215,6 +221,8 @@ fn invalid(message: &str) -> JsValue {
 
 #[wasm_bindgen(module = "/src/js/boundary.js")]
 extern "C" {
+    #[wasm_bindgen(js_name = patchItems)]
+    fn patch_items(prev: &Array, at: Vec<u32>, items: &Array, added: &Array) -> Array;
     /// `StoreOptions` checked (throws `invalidArgument` naming the option), `keyField` defaulted.
     type StoreOptions;
     #[wasm_bindgen(catch, js_name = storeOptions)]
@@ -261,6 +269,10 @@ impl RealtimeStore {
             listeners: Vec::new(),
             next_listener: 0,
             items: None,
+            stale: false,
+            rebuild: false,
+            updated: Vec::new(),
+            added: Vec::new(),
             loading: false,
             error: None,
             invalid_events: 0,
@@ -275,18 +287,47 @@ impl RealtimeStore {
         Ok(RealtimeStore { inner })
     }
 
-    /// Visible items, cached until something changes.
+    /// Visible items, cached until something changes; after a change, a new array in which
+    /// only the changed items are new (updates in place, insertions at the end), or a whole
+    /// new list after a removal or a reload.
     pub fn items(&self) -> Array {
         let mut me = self.inner.borrow_mut();
-        if let Some(a) = &me.items {
-            return a.clone();
+        let me = &mut *me;
+        match &me.items {
+            Some(a) if !me.stale => return a.clone(),
+            Some(prev) if !me.rebuild => {
+                let (mut at, updated) = (Vec::new(), Array::new());
+                for k in &me.updated {
+                    if let (Some(i), Some(item)) = (me.store.listed_at(k), me.store.get(k)) {
+                        at.push(i);
+                        updated.push(item);
+                    }
+                }
+                let (added, mut next) = (Array::new(), prev.length());
+                for k in &me.added {
+                    if let Some(item) = me.store.get(k) {
+                        added.push(item);
+                        me.store.set_listed_at(k, next);
+                        next += 1;
+                    }
+                }
+                me.items = Some(patch_items(prev, at, &updated, &added));
+            }
+            _ => {
+                let keys: Vec<u32> = me.store.iter().map(|(k, _)| *k).collect();
+                let array = Array::new_with_length(keys.len() as u32);
+                for (i, k) in keys.iter().enumerate() {
+                    array.set(i as u32, me.store.get(k).cloned().unwrap_or(JsValue::UNDEFINED));
+                    me.store.set_listed_at(k, i as u32);
+                }
+                me.items = Some(array);
+            }
         }
-        let array = Array::new_with_length(me.store.len() as u32);
-        for (i, (_, item)) in me.store.iter().enumerate() {
-            array.set(i as u32, item.clone());
-        }
-        me.items = Some(array.clone());
-        array
+        me.stale = false;
+        me.rebuild = false;
+        me.updated.clear();
+        me.added.clear();
+        me.items.clone().unwrap_or_default()
     }
 
     /// The item, or undefined.
@@ -407,6 +448,7 @@ impl RealtimeStore {
         me.listeners.clear();
         me.hooks = Hooks::default();
         me.items = None;
+        me.rebuild = true;
         let model = me.store.model().clone();
         model.keys.clear();
         me.store = Store::new(model);
@@ -597,8 +639,20 @@ fn notify(rc: &Shared, always: bool) {
             forget(&changes.forgotten);
             return;
         }
-        if !changes.diffs.is_empty() {
-            me.items = None;
+        for d in &changes.diffs {
+            me.stale = true;
+            match d {
+                Diff::Update(k) if !me.rebuild => me.updated.push(*k),
+                Diff::Insert(k) if !me.rebuild => me.added.push(*k),
+                Diff::Update(_) | Diff::Insert(_) => {}
+                Diff::Remove(_) | Diff::Replace => me.rebuild = true,
+            }
+        }
+        // Nobody read items() for a while: a new list is cheaper than the changes kept for it.
+        if me.rebuild || me.updated.len() + me.added.len() > me.store.len() {
+            me.rebuild = true;
+            me.updated.clear();
+            me.added.clear();
         }
         // Nobody listening: nothing to build (the diffs are still consumed above).
         let diffs = if me.listeners.is_empty() { JsValue::UNDEFINED } else { diffs_to_js(&me.store, &changes.diffs) };

@@ -73,6 +73,9 @@ struct Entry<M: Model> {
     error: Option<Box<str>>,
     /// Changed in the current batch (listed in `Store::touched`).
     touched: bool,
+    /// Where the item was in the last list of visible items the app built (see
+    /// [`Store::set_listed_at`]), so a list can be patched instead of rebuilt.
+    listed_at: u32,
 }
 
 impl<M: Model> Entry<M> {
@@ -88,6 +91,7 @@ impl<M: Model> Entry<M> {
             seq: 0,
             error: None,
             touched: false,
+            listed_at: u32::MAX,
         }
     }
 }
@@ -245,6 +249,18 @@ impl<M: Model> Store<M> {
     /// Visible items in the order they first appeared.
     pub fn iter(&self) -> impl Iterator<Item = (&M::Key, &M::Item)> {
         self.entries.visible().filter_map(|e| e.view.as_ref().map(|v| (&e.key, v)))
+    }
+
+    /// Records that `key`'s item is at `index` of a list of the visible items the app built.
+    pub fn set_listed_at(&mut self, key: &M::Key, index: u32) {
+        if let Some(e) = self.entries.get_mut(key) {
+            e.listed_at = index;
+        }
+    }
+
+    /// Where `key`'s item was in the last list built, if it was in one.
+    pub fn listed_at(&self, key: &M::Key) -> Option<u32> {
+        self.entries.get(key).map(|e| e.listed_at).filter(|&i| i != u32::MAX)
     }
 
     /// Every key the store knows, visible or not (pending creates and tombstones included).
