@@ -59,6 +59,15 @@ if (size) {
   md();
   md('@@SIZE_NOTE@@');
   md();
+  if (existsSync('target/bench/twiggy.txt')) {
+    md('The 20 largest items of the .wasm (`twiggy top` on the release build with its function names');
+    md('kept, by scripts/twiggy-top.sh; the percentages count the name section, which is not shipped):');
+    md();
+    md('```');
+    md(readFileSync('target/bench/twiggy.txt', 'utf8').trimEnd());
+    md('```');
+    md();
+  }
 }
 
 if (store) {
@@ -127,7 +136,7 @@ md();
 md(`- ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${fmt(os.totalmem() / 2 ** 30, 0)} GiB, ${sh('uname -sr')}`);
 md(`- ${sh('rustc --version')}; ${sh('/usr/bin/chromium --version')}; Node ${process.version}`);
 md(`- measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC at commit ${sh('git rev-parse --short HEAD')}`);
-md('- `make bench` runs, in order: `node bench/size.mjs`, `node bench/store.mjs`, `node bench/latency.mjs`, `node bench/fanout.mjs`, `node bench/report.mjs` (see scripts/bench.sh). Each script says at its top what it measures and how.');
+md('- `make bench` runs, in order: `node bench/size.mjs`, `bash scripts/twiggy-top.sh`, `node bench/store.mjs`, `node bench/latency.mjs`, `node bench/fanout.mjs`, `node bench/report.mjs` (see scripts/bench.sh). Each script says at its top what it measures and how.');
 md();
 
 let text = out.join('\n');

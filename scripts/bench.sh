@@ -13,6 +13,7 @@ if [ ! -f bench/node_modules/.package-lock.json ] || [ bench/package-lock.json -
 fi
 export NODE_PATH=$PWD/bench/node_modules
 node bench/size.mjs
+bash scripts/twiggy-top.sh >/dev/null
 node bench/store.mjs
 node bench/latency.mjs
 node bench/fanout.mjs
