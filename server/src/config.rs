@@ -36,6 +36,12 @@ pub struct Config {
     #[arg(long, env = "LIVESTATE_OUTBOUND_QUEUE", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub outbound_queue: u32,
 
+    /// Milliseconds a write to a client may wait for it to take the bytes. A client that stops
+    /// reading fills the kernel's send buffer and then stalls every write: past this, its
+    /// connection is closed as a slow consumer (4001), even while its queue is not full yet.
+    #[arg(long, env = "LIVESTATE_WRITE_TIMEOUT", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(10..))]
+    pub write_timeout: u32,
+
     /// Without auth: let browsers publish events with `publish` frames (off: only backends
     /// publish). With auth, the token's `publish` claim decides.
     #[arg(long, env = "LIVESTATE_CLIENT_PUBLISH")]
@@ -127,6 +133,10 @@ impl Config {
 
     pub(crate) fn idle_timeout(&self) -> Duration {
         Duration::from_millis(self.connection_timeout.into())
+    }
+
+    pub(crate) fn write_timeout(&self) -> Duration {
+        Duration::from_millis(self.write_timeout.into())
     }
 
     pub(crate) fn auth_timeout(&self) -> Duration {

@@ -23,6 +23,9 @@ const READ_BUFFER: usize = 4 * 1024;
 /// Frames queued for one connection are written together up to this size (one syscall for
 /// many small events); the buffer is only allocated once something is sent.
 const WRITE_BUFFER: usize = 16 * 1024;
+/// The most one connection's write buffer may hold: room for the largest event a backend can
+/// publish (the 2 MB body limit) on top of a full batch.
+const MAX_WRITE_BUFFER: usize = WRITE_BUFFER + 4 * 1024 * 1024;
 
 pub(crate) fn router(state: AppState) -> Router {
     let mut app = Router::new()
@@ -62,6 +65,9 @@ async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, headers: H
     ws.read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
         .max_message_size(state.config.max_message_size)
+        // Bounded: a client that never reads (pongs owed to a ping flood, say) cannot make the
+        // gateway buffer without limit; a full buffer ends the connection.
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
         .max_frame_size(state.config.max_message_size)
         .on_upgrade(move |socket| Handler::run(socket, state, q.token, permit))
 }

@@ -234,15 +234,15 @@ impl Hub {
         }
     }
 
-    /// Subscribes a connection and, given where it left off, returns the events it missed as one
-    /// batch frame, and the stream's position (none while the broker is unreachable).
+    /// Subscribes a connection and, given where it left off, returns the events it missed as
+    /// batch frames, and the stream's position (none while the broker is unreachable).
     pub(crate) async fn subscribe(
         &self,
         feature: &str,
         id: u64,
         peer: &Peer,
         from: Option<&Position>,
-    ) -> (Option<Utf8Bytes>, Option<StreamState>) {
+    ) -> (Vec<Utf8Bytes>, Option<StreamState>) {
         if self.has_broker() {
             return self.subscribe_shared(feature, id, peer, from).await;
         }
@@ -252,20 +252,21 @@ impl Hub {
 
     /// In memory: subscribing and reading the history happen under one lock, so every later
     /// event goes to the queue and nothing falls between the replay and the live stream.
-    fn subscribe_local(&self, feature: &str, id: u64, peer: &Peer, from: Option<&Position>) -> (Option<Utf8Bytes>, StreamState) {
+    fn subscribe_local(&self, feature: &str, id: u64, peer: &Peer, from: Option<&Position>) -> (Vec<Utf8Bytes>, StreamState) {
         let mut t = self.tables();
         t.features.entry(feature.to_owned()).or_default().insert(id, peer.clone());
         let epoch = self.inner.epoch.clone();
         let stream = t.streams.entry(feature.to_owned()).or_default();
         prune(stream, self.inner.history);
         let top = stream.seq;
-        let Some(from) = from else { return (None, StreamState { epoch, seq: top, recovered: None }) };
+        let Some(from) = from else { return (Vec::new(), StreamState { epoch, seq: top, recovered: None }) };
         let oldest = stream.history.front().map_or(top + 1, |(seq, _, _)| *seq);
         let recoverable = from.epoch == epoch && from.seq <= top && oldest <= from.seq + 1;
-        let replay = (recoverable && from.seq < top).then(|| {
-            let missed = stream.history.iter().filter(|(seq, _, _)| *seq > from.seq).map(|(_, _, text)| text);
-            batch_frame(missed)
-        });
+        let replay = if recoverable && from.seq < top {
+            batch_frames(stream.history.iter().filter(|(seq, _, _)| *seq > from.seq).map(|(_, _, text)| text), REPLAY_FRAME)
+        } else {
+            Vec::new()
+        };
         (replay, StreamState { epoch, seq: top, recovered: Some(recoverable) })
     }
 
@@ -298,7 +299,7 @@ impl Hub {
         id: u64,
         peer: &Peer,
         from: Option<&Position>,
-    ) -> (Option<Utf8Bytes>, Option<StreamState>) {
+    ) -> (Vec<Utf8Bytes>, Option<StreamState>) {
         let broker = self.broker().expect("subscribe_shared needs a broker").clone();
         {
             let mut t = self.tables();
@@ -315,9 +316,9 @@ impl Hub {
             for frame in held {
                 self.offer(peer, feature, frame, Priority::Normal);
             }
-            return (None, None);
+            return (Vec::new(), None);
         };
-        let (mut replay, mut recovered) = (None, None);
+        let (mut replay, mut recovered) = (Vec::new(), None);
         if let Some(from) = from {
             let missed = position.top.saturating_sub(from.seq);
             let fresh = position.frames.first().is_none_or(|(at, _)| *at >= broker.oldest_replayable());
@@ -325,7 +326,7 @@ impl Hub {
             recovered = Some(ok);
             if ok && missed > 0 {
                 let frames: Vec<Utf8Bytes> = position.frames.into_iter().map(|(_, f)| f.into()).collect();
-                replay = Some(batch_frame(frames.iter()));
+                replay = batch_frames(frames.iter(), REPLAY_FRAME);
             }
         }
         for frame in held {
@@ -443,7 +444,8 @@ impl Hub {
             // A batch is as urgent as its most urgent event.
             let priority = events.iter().map(|e| e.meta.priority).max_by_key(|p| rank(*p)).unwrap_or_default();
             let texts: Vec<Utf8Bytes> = events.iter_mut().map(|m| self.sequence(&mut t, m)).collect();
-            let frame = if count == 1 { texts[0].clone() } else { batch_frame(texts.iter()) };
+            // A bulk publish stays one frame: the client applies it as one batch.
+            let frame = if count == 1 { texts[0].clone() } else { batch_frames(texts.iter(), usize::MAX).remove(0) };
             delivered += self.fan_out(&t, &feature, frame, priority) * count;
         }
         Ok(delivered)
@@ -548,8 +550,9 @@ impl Hub {
                 self.gap(peer, feature);
                 false
             }
+            // Counted once, when the handler closes the connection (slow_consumer counts
+            // connections, not the frames they missed).
             Err(mpsc::error::TrySendError::Full(_)) => {
-                self.inner.metrics.drop(Drop::SlowConsumer);
                 peer.slow.notify_one();
                 false
             }
@@ -575,16 +578,31 @@ fn prune(stream: &mut Stream, history: History) {
 
 /// `{"type":"batch","events":[...]}` from already-serialised event frames (their `type` field
 /// is ignored inside a batch), so a replay or a bulk publish is never serialised twice.
-fn batch_frame<'a>(events: impl Iterator<Item = &'a Utf8Bytes>) -> Utf8Bytes {
-    let mut out = String::from(r#"{"type":"batch","events":["#);
-    for (i, e) in events.enumerate() {
-        if i > 0 {
+/// Largest replay frame the gateway builds, in bytes (one event may exceed it alone): a long
+/// replay goes out as several batches, none of which needs a huge write buffer.
+const REPLAY_FRAME: usize = 256 * 1024;
+
+/// Events as `batch` frames of at most `limit` bytes each (one event may exceed it alone),
+/// oldest first.
+fn batch_frames<'a>(events: impl Iterator<Item = &'a Utf8Bytes>, limit: usize) -> Vec<Utf8Bytes> {
+    const HEAD: &str = r#"{"type":"batch","events":["#;
+    let mut frames = Vec::new();
+    let mut out = String::from(HEAD);
+    for e in events {
+        if out.len() > HEAD.len() && out.len() + e.len() + 2 > limit {
+            out.push_str("]}");
+            frames.push(std::mem::replace(&mut out, String::from(HEAD)).into());
+        }
+        if out.len() > HEAD.len() {
             out.push(',');
         }
         out.push_str(e.as_str());
     }
-    out.push_str("]}");
-    out.into()
+    if out.len() > HEAD.len() {
+        out.push_str("]}");
+        frames.push(out.into());
+    }
+    frames
 }
 
 /// The sequence number of a frame made by the broker's publish script (`{"type":"event","seq":N,...`).

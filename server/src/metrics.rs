@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 pub(crate) enum Drop {
     /// A `low` event not queued for a client that was falling behind.
     LowPriority,
-    /// A client whose queue overflowed was disconnected.
+    /// A client that stopped reading (its queue overflowed, or a write to it stalled past the
+    /// write timeout) was disconnected.
     SlowConsumer,
     /// A client exceeded its inbound rate limit and was disconnected.
     RateLimited,
@@ -81,7 +82,7 @@ impl Metrics {
         }
         let _ = writeln!(
             out,
-            "# HELP livestate_drops_total Events dropped or connections refused, by reason.\n# TYPE livestate_drops_total counter"
+            "# HELP livestate_drops_total Events dropped (low_priority: told to the client as a gap; broker) and connections refused or closed (slow_consumer: stopped reading; rate_limited, origin, full, user_limit, too_big), by reason.\n# TYPE livestate_drops_total counter"
         );
         for (i, name) in DROP_NAMES.iter().enumerate() {
             let _ = writeln!(out, "livestate_drops_total{{reason=\"{name}\"}} {}", self.drops[i].load(Relaxed));

@@ -24,6 +24,16 @@ enum Exit {
     Close(u16, String),
 }
 
+/// A write the client must take within the write timeout: one that stalls means the client
+/// stopped reading (its kernel buffer is full), and the connection ends as a slow consumer.
+async fn write(limit: Duration, io: impl std::future::Future<Output = Result<(), axum::Error>>) -> Result<(), Exit> {
+    match tokio::time::timeout(limit, io).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(Exit::Gone),
+        Err(_) => Err(close(codes::SLOW_CONSUMER, "the client stopped reading")),
+    }
+}
+
 fn close(code: u16, reason: impl Into<String>) -> Exit {
     Exit::Close(code, reason.into())
 }
@@ -100,7 +110,12 @@ impl Handler {
         };
         if let Exit::Close(code, reason) = exit {
             tracing::debug!(conn = id, code, %reason, "closing");
-            let _ = socket.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+            if code == codes::SLOW_CONSUMER {
+                metrics.drop(Drop::SlowConsumer);
+            }
+            // Bounded too: a client that stopped reading does not take its close frame either.
+            let frame = Message::Close(Some(CloseFrame { code, reason: reason.into() }));
+            let _ = write(state.config.write_timeout(), socket.send(frame)).await;
         }
         metrics.connections.fetch_sub(1, Relaxed);
         drop(permit);
@@ -118,8 +133,9 @@ impl Handler {
             heartbeat: self.state.config.heartbeat_interval,
             token_expires_in: self.identity.expires_in_ms(),
         });
-        if socket.send(Message::Text(encode(&welcome))).await.is_err() {
-            return Exit::Gone;
+        let limit = self.state.config.write_timeout();
+        if let Err(exit) = write(limit, socket.send(Message::Text(encode(&welcome)))).await {
+            return exit;
         }
         let period = self.state.config.heartbeat();
         let mut heartbeat = interval_at(Instant::now() + period, period);
@@ -143,17 +159,17 @@ impl Handler {
             tokio::select! {
                 msg = socket.recv() => {
                     last_heard = Instant::now();
+                    // Every message counts against the rate limit, pings and binary frames too:
+                    // each one costs the gateway work (a pong, an error frame).
+                    if matches!(msg, Some(Ok(Message::Text(_) | Message::Binary(_) | Message::Ping(_) | Message::Pong(_)))) && !self.bucket.take() {
+                        self.state.hub.metrics().drop(Drop::RateLimited);
+                        return close(codes::RATE_LIMITED, "too many messages");
+                    }
                     let replies = match msg {
-                        Some(Ok(Message::Text(t))) => {
-                            if !self.bucket.take() {
-                                self.state.hub.metrics().drop(Drop::RateLimited);
-                                return close(codes::RATE_LIMITED, "too many messages");
-                            }
-                            match self.on_text(&t).await {
-                                Ok(replies) => replies,
-                                Err(exit) => return exit,
-                            }
-                        }
+                        Some(Ok(Message::Text(t))) => match self.on_text(&t).await {
+                            Ok(replies) => replies,
+                            Err(exit) => return exit,
+                        },
                         Some(Ok(Message::Binary(_))) => vec![error(codes::error::BAD_FRAME, "binary frames are not supported; send JSON text", None)],
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => vec![],
                         Some(Ok(Message::Close(_))) | None => return Exit::Gone,
@@ -167,31 +183,31 @@ impl Handler {
                         }
                     };
                     for reply in replies {
-                        if socket.send(reply).await.is_err() {
-                            return Exit::Gone;
+                        if let Err(exit) = write(limit, socket.send(reply)).await {
+                            return exit;
                         }
                     }
                 }
                 Some(frame) = rx.recv() => {
-                    if socket.feed(Message::Text(frame)).await.is_err() {
-                        return Exit::Gone;
+                    if let Err(exit) = write(limit, socket.feed(Message::Text(frame))).await {
+                        return exit;
                     }
                     for _ in 1..WRITE_BATCH {
                         let Ok(frame) = rx.try_recv() else { break };
-                        if socket.feed(Message::Text(frame)).await.is_err() {
-                            return Exit::Gone;
+                        if let Err(exit) = write(limit, socket.feed(Message::Text(frame))).await {
+                            return exit;
                         }
                     }
-                    if socket.flush().await.is_err() {
-                        return Exit::Gone;
+                    if let Err(exit) = write(limit, socket.flush()).await {
+                        return exit;
                     }
                 }
                 _ = heartbeat.tick() => {
                     if last_heard.elapsed() >= self.state.config.idle_timeout() {
                         return close(codes::IDLE_TIMEOUT, "no message within the connection timeout");
                     }
-                    if socket.send(Message::Text(encode(&ServerFrame::Heartbeat))).await.is_err() {
-                        return Exit::Gone;
+                    if let Err(exit) = write(limit, socket.send(Message::Text(encode(&ServerFrame::Heartbeat)))).await {
+                        return exit;
                     }
                 }
                 _ = &mut expiry_sleep, if expiry.is_some() => {
@@ -201,8 +217,10 @@ impl Handler {
                 _ = &mut gap_notified => {
                     gap_notified.set(gap.notified());
                     let features: Vec<String> = std::mem::take(&mut *self.peer.gaps.lock().unwrap_or_else(|e| e.into_inner())).into_iter().collect();
-                    if !features.is_empty() && socket.send(Message::Text(encode(&ServerFrame::Gap { features }))).await.is_err() {
-                        return Exit::Gone;
+                    if !features.is_empty() {
+                        if let Err(exit) = write(limit, socket.send(Message::Text(encode(&ServerFrame::Gap { features })))).await {
+                            return exit;
+                        }
                     }
                 }
                 _ = &mut slow_notified => return close(codes::SLOW_CONSUMER, "outbound queue full"),
@@ -264,7 +282,9 @@ impl Handler {
         let mut replies = Vec::new();
         let mut streams = BTreeMap::new();
         let mut ok = Vec::with_capacity(features.len());
-        for f in features {
+        let mut seen = HashSet::new();
+        // A feature named twice is subscribed (and replayed) once.
+        for f in features.into_iter().filter(|f| seen.insert(f.clone())) {
             let refusal = if let Err(e) = validate_name("feature", &f) {
                 Some((codes::error::BAD_NAME, e.to_string()))
             } else if let Err(e) = self.state.hub.registry().feature(&f) {
@@ -280,7 +300,7 @@ impl Handler {
             }
             self.features.insert(f.clone());
             let (replay, stream) = self.state.hub.subscribe(&f, self.id, &self.peer, positions.get(&f)).await;
-            replies.extend(replay.map(Message::Text));
+            replies.extend(replay.into_iter().map(Message::Text));
             if let Some(stream) = stream {
                 streams.insert(f.clone(), stream);
             }

@@ -1,0 +1,104 @@
+//! Clients that do not play by the rules (issue 13): each must be closed, with the documented
+//! code, before it can take the gateway's memory or its slots.
+
+mod common;
+
+use common::*;
+use futures_util::SinkExt;
+use serde_json::json;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::{Bytes, Message};
+
+/// Polls /metrics until `line` appears, or fails after `secs` seconds with what it saw.
+async fn metrics_reach(gw: &Gateway, line: &str, secs: u64) {
+    let until = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let metrics = gw.get("/metrics").await;
+        if metrics.lines().any(|l| l == line) {
+            return;
+        }
+        assert!(Instant::now() < until, "no `{line}` within {secs} s:\n{metrics}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_as_a_slow_consumer_before_its_queue_is_full() {
+    // A queue too long to overflow here: only a stalled write can reveal the client.
+    let gw = Gateway::start(|c| {
+        c.write_timeout = 300;
+        c.outbound_queue = 100_000;
+    })
+    .await;
+    let _reader = gw.subscribed(&["rbac"]).await; // and never reads again
+    let big = "x".repeat(40_000);
+    // 16 MB: more than the kernel buffers of both ends of a loopback socket hold.
+    for i in 0..400 {
+        let (status, _) = gw.post(&backend_event("rbac", "role", "updated", json!({"id": i, "blob": big}))).await;
+        assert_eq!(status, 202);
+    }
+    metrics_reach(&gw, "livestate_connections 0", 10).await;
+    metrics_reach(&gw, r#"livestate_drops_total{reason="slow_consumer"} 1"#, 1).await;
+}
+
+#[tokio::test]
+async fn pings_and_binary_frames_count_against_the_rate_limit() {
+    let gw = Gateway::start(|c| {
+        c.rate_limit = 5.0;
+        c.rate_burst = 10.0;
+    })
+    .await;
+    for flood in [Message::Ping(Bytes::from_static(b"p")), Message::Binary(Bytes::from_static(b"b"))] {
+        let mut ws = gw.client().await;
+        for _ in 0..50 {
+            if ws.send(flood.clone()).await.is_err() {
+                break;
+            }
+        }
+        assert_eq!(close_code(&mut ws).await, 4002, "{flood:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_ping_flood_that_never_reads_its_pongs_is_closed_and_its_memory_freed() {
+    let gw = Gateway::start(|c| c.write_timeout = 300).await;
+    let mut ws = gw.client().await;
+    let payload = Bytes::from(vec![0u8; 100]);
+    let started = Instant::now();
+    // Without reading: the pongs can only pile up on the gateway's side.
+    while started.elapsed() < Duration::from_secs(2) {
+        if ws.send(Message::Ping(payload.clone())).await.is_err() {
+            break;
+        }
+    }
+    metrics_reach(&gw, "livestate_connections 0", 5).await;
+}
+
+#[tokio::test]
+async fn a_subscribe_naming_one_feature_many_times_replays_it_once_in_bounded_frames() {
+    let gw = Gateway::start(|_| {}).await;
+    let pad = "x".repeat(30_000);
+    for n in 1..=20 {
+        gw.post(&backend_event("rbac", "role", "updated", json!({"n": n, "pad": pad}))).await;
+    }
+    let mut ws = gw.client().await;
+    let features = vec!["rbac"; 2000];
+    send(&mut ws, json!({"type": "subscribe", "features": features, "positions": {"rbac": {"epoch": gw.hub.epoch(), "seq": 0}}})).await;
+    let mut replayed = Vec::new();
+    loop {
+        let frame = next_frame(&mut ws).await;
+        match frame["type"].as_str() {
+            Some("batch") => {
+                assert!(frame.to_string().len() < 300_000, "a replay goes out in frames of about 256 KiB at most");
+                replayed.extend(frame["events"].as_array().unwrap().iter().map(|e| e["seq"].as_u64().unwrap()));
+            }
+            Some("subscribed") => {
+                assert_eq!(frame["features"], json!(["rbac"]));
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(replayed, (1..=20).collect::<Vec<u64>>(), "every missed event, once");
+    assert_nothing_pending(&mut ws).await;
+}
