@@ -73,6 +73,20 @@ impl Identity {
     }
 }
 
+/// Text from a token (its header's fields end up in decoding errors) made safe for a log line
+/// and a close reason: control characters escaped, at most 80 characters kept.
+fn printable(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars().take(80) {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
@@ -112,13 +126,32 @@ impl std::fmt::Debug for Auth {
 
 impl Auth {
     /// Keys from an HS256 secret and/or an RS256 public key (PEM). `Ok(None)` if neither is set.
-    pub(crate) fn new(hs256_secret: Option<&str>, rs256_public_pem: Option<&[u8]>) -> Result<Option<Self>, String> {
+    /// A token must be valid now (`exp`, and `nbf` when it has one) and, when `audience` or
+    /// `issuer` is given, carry that `aud` or `iss`.
+    pub(crate) fn new(
+        hs256_secret: Option<&str>,
+        rs256_public_pem: Option<&[u8]>,
+        audience: Option<&str>,
+        issuer: Option<&str>,
+    ) -> Result<Option<Self>, String> {
         let mut keys = Vec::new();
         let validation = |alg| {
             let mut v = Validation::new(alg);
             v.leeway = 5;
-            v.validate_aud = false;
-            v.set_required_spec_claims(&["exp", "sub"]);
+            v.validate_nbf = true;
+            let mut required = vec!["exp", "sub"];
+            match audience {
+                Some(aud) => {
+                    v.set_audience(&[aud]);
+                    required.push("aud");
+                }
+                None => v.validate_aud = false,
+            }
+            if let Some(iss) = issuer {
+                v.set_issuer(&[iss]);
+                required.push("iss");
+            }
+            v.set_required_spec_claims(&required);
             v
         };
         if let Some(secret) = hs256_secret.filter(|s| !s.is_empty()) {
@@ -150,7 +183,10 @@ impl Auth {
                     });
                 }
                 Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => return Err(AuthError::Expired),
-                Err(e) => last = AuthError::Invalid(e.to_string()),
+                Err(e) if matches!(e.kind(), ErrorKind::ImmatureSignature) => {
+                    return Err(AuthError::Invalid("the token is not valid yet (nbf)".into()))
+                }
+                Err(e) => last = AuthError::Invalid(printable(&e.to_string())),
             }
         }
         Err(last)

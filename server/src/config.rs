@@ -74,6 +74,14 @@ pub struct Config {
     #[arg(long, env = "LIVESTATE_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
 
+    /// Audience tokens must name in their `aud` claim (optional; off: `aud` is not checked).
+    #[arg(long, env = "LIVESTATE_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+
+    /// Issuer tokens must name in their `iss` claim (optional; off: `iss` is not checked).
+    #[arg(long, env = "LIVESTATE_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
     /// PEM file with an RS256 public key for JWTs (optional, beside or instead of the secret).
     #[arg(long, env = "LIVESTATE_JWT_PUBLIC_KEY")]
     pub jwt_public_key: Option<PathBuf>,

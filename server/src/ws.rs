@@ -38,6 +38,35 @@ fn close(code: u16, reason: impl Into<String>) -> Exit {
     Exit::Close(code, reason.into())
 }
 
+/// A close frame's payload is at most 125 bytes, 2 of them the code: a longer reason would
+/// make a conforming client fail the connection (1002) and never see the code.
+fn close_reason(mut reason: String) -> String {
+    const MAX: usize = 123;
+    if reason.len() > MAX {
+        let mut end = MAX - 3;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+        reason.push_str("...");
+    }
+    reason
+}
+
+/// Why reading from the client failed, as the close the client gets.
+fn read_error(state: &AppState, e: &axum::Error) -> Exit {
+    let text = e.to_string();
+    // tungstenite reports an oversized message as "Message too long: n > max".
+    if text.contains("too long") {
+        state.hub.metrics().drop(Drop::TooBig);
+        close(codes::MESSAGE_TOO_BIG, "message too big")
+    } else if text.contains("UTF-8") {
+        close(1007, "text frames must be valid UTF-8")
+    } else {
+        close(1002, "protocol error")
+    }
+}
+
 /// Inbound rate limit: a token bucket refilled continuously.
 struct Bucket {
     tokens: f64,
@@ -114,7 +143,7 @@ impl Handler {
                 metrics.drop(Drop::SlowConsumer);
             }
             // Bounded too: a client that stopped reading does not take its close frame either.
-            let frame = Message::Close(Some(CloseFrame { code, reason: reason.into() }));
+            let frame = Message::Close(Some(CloseFrame { code, reason: close_reason(reason).into() }));
             let _ = write(state.config.write_timeout(), socket.send(frame)).await;
         }
         metrics.connections.fetch_sub(1, Relaxed);
@@ -172,15 +201,14 @@ impl Handler {
                         },
                         Some(Ok(Message::Binary(_))) => vec![error(codes::error::BAD_FRAME, "binary frames are not supported; send JSON text", None)],
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => vec![],
-                        Some(Ok(Message::Close(_))) | None => return Exit::Gone,
-                        Some(Err(e)) => {
-                            // tungstenite reports an oversized message as "Message too long: n > max".
-                            if e.to_string().contains("too long") {
-                                self.state.hub.metrics().drop(Drop::TooBig);
-                                return close(codes::MESSAGE_TOO_BIG, "message too big");
-                            }
-                            return close(1002, "protocol error");
+                        // tungstenite has queued the answer to the client's close frame (its code,
+                        // or 1002 for a code not allowed on the wire): send it, then leave.
+                        Some(Ok(Message::Close(_))) => {
+                            let _ = write(limit, socket.flush()).await;
+                            return Exit::Gone;
                         }
+                        None => return Exit::Gone,
+                        Some(Err(e)) => return read_error(&self.state, &e),
                     };
                     for reply in replies {
                         if let Err(exit) = write(limit, socket.send(reply)).await {
@@ -352,7 +380,8 @@ async fn authenticate(socket: &mut WebSocket, state: &AppState, query_token: Opt
         Some(t) => t,
         None => match tokio::time::timeout(state.config.auth_timeout(), socket.recv()).await {
             Err(_) => return Err(fail(AuthError::Missing)),
-            Ok(None | Some(Err(_))) => return Err(Exit::Gone),
+            Ok(Some(Err(e))) => return Err(read_error(state, &e)),
+            Ok(None) => return Err(Exit::Gone),
             Ok(Some(Ok(Message::Text(t)))) => match serde_json::from_str::<ClientFrame<Value>>(&t) {
                 Ok(ClientFrame::Auth { token }) => token,
                 _ => return Err(fail(AuthError::Missing)),

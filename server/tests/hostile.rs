@@ -102,3 +102,76 @@ async fn a_subscribe_naming_one_feature_many_times_replays_it_once_in_bounded_fr
     assert_eq!(replayed, (1..=20).collect::<Vec<u64>>(), "every missed event, once");
     assert_nothing_pending(&mut ws).await;
 }
+
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+
+/// The close frame the gateway answers with, after the client sent `msg`.
+async fn answer_to(gw: &Gateway, msg: Message) -> (u16, String) {
+    let mut ws = gw.client().await;
+    ws.send(msg).await.unwrap();
+    closed(&mut ws).await
+}
+
+#[tokio::test]
+async fn the_clients_close_frame_is_answered_and_an_invalid_close_code_gets_1002() {
+    let gw = Gateway::start(|_| {}).await;
+    let bye = CloseFrame { code: CloseCode::Normal, reason: "bye".into() };
+    assert_eq!(answer_to(&gw, Message::Close(Some(bye))).await.0, 1000);
+    let bad = CloseFrame { code: CloseCode::from(999), reason: "".into() };
+    assert_eq!(answer_to(&gw, Message::Close(Some(bad))).await.0, 1002);
+}
+
+#[tokio::test]
+async fn a_text_frame_that_is_not_utf8_is_closed_with_1007() {
+    let gw = Gateway::start(|_| {}).await;
+    let frame = Frame::message(vec![0x7b, 0xff, 0xfe, 0x7d], OpCode::Data(Data::Text), true);
+    assert_eq!(answer_to(&gw, Message::Frame(frame)).await.0, 1007);
+}
+
+#[tokio::test]
+async fn an_oversized_auth_frame_is_closed_with_1009() {
+    let gw = Gateway::with_auth(|c| c.max_message_size = 1024).await;
+    let mut ws = gw.open().await;
+    send(&mut ws, json!({"type": "auth", "token": "x".repeat(2000)})).await;
+    assert_eq!(close_code(&mut ws).await, 1009);
+}
+
+#[tokio::test]
+async fn a_malformed_token_gets_a_close_reason_that_fits_a_close_frame_without_control_characters() {
+    use base64::Engine;
+    let gw = Gateway::with_auth(|_| {}).await;
+    let b64 = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+    let alg = format!("HS256\u{7}\u{1b}[31m{}", "A".repeat(200));
+    let header = b64(&json!({"alg": alg, "typ": "JWT"}).to_string());
+    let mut ws = gw.open().await;
+    send(&mut ws, json!({"type": "auth", "token": format!("{header}.{}.c2ln", b64("{}"))})).await;
+    let (code, reason) = closed(&mut ws).await;
+    assert_eq!(code, 4500);
+    assert!(reason.len() <= 123, "{} bytes: {reason:?}", reason.len());
+    assert!(!reason.chars().any(char::is_control), "{reason:?}");
+}
+
+#[tokio::test]
+async fn a_token_not_valid_yet_is_refused_and_audience_and_issuer_are_checked_when_configured() {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let gw = Gateway::with_auth(|_| {}).await;
+    let mut ws = gw.open().await;
+    send(&mut ws, json!({"type": "auth", "token": token("u1", 7200, json!({"nbf": now + 3600}))})).await;
+    let (code, reason) = closed(&mut ws).await;
+    assert_eq!(code, 4500);
+    assert!(reason.contains("not valid yet"), "{reason}");
+
+    let gw = Gateway::with_auth(|c| {
+        c.jwt_audience = Some("app".into());
+        c.jwt_issuer = Some("idp".into());
+    })
+    .await;
+    for claims in [json!({}), json!({"aud": "other", "iss": "idp"}), json!({"aud": "app", "iss": "other"})] {
+        let mut ws = gw.open().await;
+        send(&mut ws, json!({"type": "auth", "token": token("u1", 600, claims.clone())})).await;
+        assert_eq!(close_code(&mut ws).await, 4500, "{claims}");
+    }
+    let _welcomed = gw.client_with_token(&token("u1", 600, json!({"aud": "app", "iss": "idp"}))).await;
+}
