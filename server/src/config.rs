@@ -95,6 +95,10 @@ pub struct Config {
     #[arg(long, env = "LIVESTATE_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
 
+    /// With an API key: `/metrics` needs it too (off: anyone who reaches the port reads them).
+    #[arg(long, env = "LIVESTATE_PROTECT_METRICS")]
+    pub protect_metrics: bool,
+
     /// JSON file with the feature registry; default: the seed's rbac, users, products, orders.
     #[arg(long, env = "LIVESTATE_FEATURES_FILE")]
     pub features_file: Option<PathBuf>,

@@ -6,6 +6,7 @@ use crate::metrics::Drop;
 use crate::registry::Unknown;
 use crate::ws::Handler;
 use crate::AppState;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{ConnectInfo, Path, Query, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -52,10 +53,31 @@ struct WsQuery {
     token: Option<String>,
 }
 
-async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, headers: HeaderMap, Query(q): Query<WsQuery>) -> Response {
+async fn upgrade(
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<WsQuery>,
+) -> Response {
     let header_str = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    if !state.origins.allows(header_str(header::ORIGIN), header_str(header::HOST)) {
+    // RFC 6455 4.2.2: an unsupported version gets 426 and the version we speak; a key that is
+    // not 16 bytes in base64 is a bad request.
+    if header_str(header::SEC_WEBSOCKET_VERSION).is_some_and(|v| v.trim() != "13") {
+        return (StatusCode::UPGRADE_REQUIRED, [(header::SEC_WEBSOCKET_VERSION, "13")], "this gateway speaks WebSocket version 13")
+            .into_response();
+    }
+    if header_str(header::SEC_WEBSOCKET_KEY).is_some_and(|k| !valid_key(k)) {
+        return (StatusCode::BAD_REQUEST, "Sec-WebSocket-Key must be 16 bytes in base64").into_response();
+    }
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let origin = header_str(header::ORIGIN);
+    if !state.origins.allows(origin, header_str(header::HOST)) {
         state.hub.metrics().drop(Drop::Origin);
+        // Logged: the browser only tells the page "403", so this line is how a developer learns why.
+        tracing::warn!(origin = origin.map(|o| o.escape_debug().to_string()), "refused a WebSocket from an origin not in --cors-origin");
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
     let Ok(permit) = state.slots.clone().try_acquire_owned() else {
@@ -86,6 +108,23 @@ fn api_allowed(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> Resul
         }
         None if peer.ip().is_loopback() => Ok(()),
         None => Err(error(StatusCode::FORBIDDEN, "set LIVESTATE_API_KEY to accept publishers from other machines".into(), None)),
+    }
+}
+
+/// A `Sec-WebSocket-Key`: 16 bytes in base64, which is 22 characters and `==`.
+fn valid_key(key: &str) -> bool {
+    let b = key.trim().as_bytes();
+    b.len() == 24 && b[22..] == *b"==" && b[..22].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+}
+
+/// API bodies are JSON: anything else is refused with 415 before it is read as JSON.
+fn json_content(headers: &HeaderMap) -> Result<(), Response> {
+    let kind = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = kind.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "send the events as Content-Type: application/json".into(), None))
     }
 }
 
@@ -125,7 +164,7 @@ async fn publish(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(r) = api_allowed(&state, &headers, peer) {
+    if let Err(r) = api_allowed(&state, &headers, peer).and_then(|_| json_content(&headers)) {
         return r;
     }
     let (events, _) = match parse_events(&body) {
@@ -161,6 +200,7 @@ async fn publish(
 /// The checks of the targeted routes: API access, then exactly one event.
 fn api_event(state: &AppState, headers: &HeaderMap, peer: SocketAddr, body: &[u8]) -> Result<OutgoingEvent<Value>, Response> {
     api_allowed(state, headers, peer)?;
+    json_content(headers)?;
     match parse_events(body)? {
         (mut events, false) => Ok(events.remove(0)),
         _ => Err(error(StatusCode::BAD_REQUEST, "send one event object here, not an array".into(), None)),
@@ -228,7 +268,12 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap) -> Response {
+    if state.config.protect_metrics && state.config.api_key.is_some() {
+        if let Err(r) = api_allowed(&state, &headers, peer) {
+            return r;
+        }
+    }
     let body = state.hub.metrics().render(&state.hub.subscription_counts(), state.hub.has_broker());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

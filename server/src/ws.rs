@@ -277,6 +277,10 @@ impl Handler {
                 vec![text(&ServerFrame::Unsubscribed { features })]
             }
             ClientFrame::Publish(event) => {
+                let names = [("feature", &event.feature), ("entity", &event.entity), ("action", &event.action)];
+                if let Some(e) = names.iter().find_map(|(field, name)| validate_name(field, name).err()) {
+                    return Ok(vec![error(codes::error::BAD_NAME, &e.to_string(), Some(event.feature))]);
+                }
                 if !self.identity.can_publish(&event.feature) {
                     return Ok(vec![error(
                         codes::error::PUBLISH_FORBIDDEN,
@@ -309,6 +313,7 @@ impl Handler {
     async fn subscribe(&mut self, features: Vec<String>, positions: &BTreeMap<String, Position>) -> Vec<Message> {
         let mut replies = Vec::new();
         let mut streams = BTreeMap::new();
+        let named = features.len();
         let mut ok = Vec::with_capacity(features.len());
         let mut seen = HashSet::new();
         // A feature named twice is subscribed (and replayed) once.
@@ -334,7 +339,9 @@ impl Handler {
             }
             ok.push(f);
         }
-        if !ok.is_empty() {
+        // Answered with the features subscribed, also when none was named; a feature refused
+        // gets its error instead.
+        if !ok.is_empty() || named == 0 {
             replies.push(text(&ServerFrame::Subscribed { features: ok, streams }));
         }
         replies

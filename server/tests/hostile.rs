@@ -175,3 +175,71 @@ async fn a_token_not_valid_yet_is_refused_and_audience_and_issuer_are_checked_wh
     }
     let _welcomed = gw.client_with_token(&token("u1", 600, json!({"aud": "app", "iss": "idp"}))).await;
 }
+
+/// A raw HTTP/1.1 request, headers exactly as given: (status, headers and body).
+async fn raw_http(gw: &Gateway, request: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    // Up to the end of the headers (a 101 keeps the connection open), or the whole response.
+    let mut resp = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !resp.windows(4).any(|w| w == b"\r\n\r\n") {
+        match tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => resp.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    let resp = String::from_utf8_lossy(&resp).into_owned();
+    (resp[9..12].parse().unwrap(), resp)
+}
+
+fn upgrade_request(version: &str, key: &str) -> String {
+    format!(
+        "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: {version}\r\nSec-WebSocket-Key: {key}\r\n\r\n"
+    )
+}
+
+#[tokio::test]
+async fn a_handshake_with_another_version_gets_426_and_a_malformed_key_400() {
+    let gw = Gateway::start(|_| {}).await;
+    let (status, resp) = raw_http(&gw, &upgrade_request("8", "dGhlIHNhbXBsZSBub25jZQ==")).await;
+    assert_eq!(status, 426);
+    assert!(resp.to_ascii_lowercase().contains("sec-websocket-version: 13"), "{resp}");
+    assert_eq!(raw_http(&gw, &upgrade_request("13", "not-base64!")).await.0, 400);
+    assert_eq!(raw_http(&gw, &upgrade_request("13", "dGhlIHNhbXBsZSBub25jZQ==")).await.0, 101);
+}
+
+#[tokio::test]
+async fn the_events_api_takes_json_only_and_metrics_can_require_the_api_key() {
+    let gw = Gateway::start(|c| {
+        c.api_key = Some("k3y".into());
+        c.protect_metrics = true;
+    })
+    .await;
+    let body = backend_event("rbac", "role", "created", json!({"id": 1}));
+    let post = |kind: &str| {
+        format!("POST /api/events HTTP/1.1\r\nHost: x\r\nX-Api-Key: k3y\r\n{kind}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+    };
+    assert_eq!(raw_http(&gw, &post("Content-Type: text/plain\r\n")).await.0, 415);
+    assert_eq!(raw_http(&gw, &post("")).await.0, 415);
+    assert_eq!(raw_http(&gw, &post("Content-Type: application/json; charset=utf-8\r\n")).await.0, 202);
+    assert_eq!(gw.http("GET", "/metrics", &[], "").await.0, 401);
+    let (status, metrics) = gw.http("GET", "/metrics", &[("X-Api-Key", "k3y")], "").await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains("livestate_connections"));
+}
+
+#[tokio::test]
+async fn an_empty_subscribe_is_acknowledged_and_an_upper_case_name_is_a_bad_name() {
+    let gw = Gateway::start(|c| c.client_publish = true).await;
+    let mut ws = gw.client().await;
+    send(&mut ws, json!({"type": "subscribe", "features": []})).await;
+    let ack = next_frame(&mut ws).await;
+    assert_eq!((ack["type"].as_str(), &ack["features"]), (Some("subscribed"), &json!([])));
+    send(&mut ws, json!({"type": "subscribe", "features": ["RBAC"]})).await;
+    let refused = next_frame(&mut ws).await;
+    assert_eq!(refused["code"], "bad_name", "{refused}");
+    send(&mut ws, json!({"type": "publish", "feature": "rbac", "entity": "Role", "action": "created", "data": 1})).await;
+    assert_eq!(next_frame(&mut ws).await["code"], "bad_name");
+}
