@@ -42,6 +42,11 @@ pub struct Config {
     #[arg(long, env = "LIVESTATE_WRITE_TIMEOUT", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(10..))]
     pub write_timeout: u32,
 
+    /// Milliseconds the gateway gives itself to shut down (SIGTERM): every WebSocket is closed
+    /// with 1001 and HTTP requests in flight finish; past this, whatever is left is dropped.
+    #[arg(long, env = "LIVESTATE_DRAIN_TIMEOUT", default_value_t = 10_000)]
+    pub drain_timeout: u32,
+
     /// Without auth: let browsers publish events with `publish` frames (off: only backends
     /// publish). With auth, the token's `publish` claim decides.
     #[arg(long, env = "LIVESTATE_CLIENT_PUBLISH")]
@@ -145,6 +150,10 @@ impl Config {
 
     pub(crate) fn idle_timeout(&self) -> Duration {
         Duration::from_millis(self.connection_timeout.into())
+    }
+
+    pub(crate) fn drain(&self) -> Duration {
+        Duration::from_millis(self.drain_timeout.into())
     }
 
     pub(crate) fn write_timeout(&self) -> Duration {

@@ -364,6 +364,13 @@ impl Hub {
         }
     }
 
+    /// Ids of every connection that is open (authenticated and served).
+    pub fn connection_ids(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self.tables().conns.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// Connection ids subscribed to `feature` (the seed's `getFeatureClients`).
     pub fn feature_clients(&self, feature: &str) -> Vec<u64> {
         let t = self.tables();

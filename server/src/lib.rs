@@ -31,7 +31,7 @@ pub use hub::{History, Hub, Publisher};
 pub use registry::{FeatureDef, Registry, Unknown};
 pub use service::EventService;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -52,8 +52,9 @@ pub(crate) struct AppState {
 }
 
 /// Serves the gateway on `listener` until `shutdown` resolves, then closes every WebSocket
-/// with 1001 (clients reconnect elsewhere) and returns. Fails early on bad settings (a bad
-/// origin pattern or key file), with a message naming the setting.
+/// with 1001 (clients reconnect elsewhere), lets HTTP requests in flight finish, and returns
+/// once all of that is done or the drain timeout has passed. Fails early on bad settings (a
+/// bad origin pattern or key file), with a message naming the setting.
 pub async fn serve(
     listener: TcpListener,
     config: Config,
@@ -87,15 +88,36 @@ pub async fn serve_with(
     .map_err(invalid)?;
     let origins = origin::Origins::parse(&config.cors_origin).map_err(invalid)?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    let mut stopping = stop_rx.clone();
     let slots = Arc::new(Semaphore::new(config.max_connections));
-    let state = AppState { config: Arc::new(config), hub, auth, origins, slots, shutdown: stop_rx };
+    let (drain, all) = (config.drain(), u32::try_from(config.max_connections).unwrap_or(u32::MAX));
+    let state = AppState { config: Arc::new(config), hub, auth, origins, slots: slots.clone(), shutdown: stop_rx };
     let app = extend(http::router(state));
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stop_tx.send(true);
         })
-        .await
+        .into_future();
+    tokio::pin!(server);
+    tokio::select! {
+        ended = &mut server => return ended,
+        _ = stopping.wait_for(|stop| *stop) => {}
+    }
+    // Draining: axum's graceful shutdown waits for HTTP requests, not for upgraded sockets, so
+    // the WebSocket handlers are waited for through their slots (each closes with 1001 and
+    // gives its slot back). A request that never finishes cannot hold the exit past `drain`.
+    let sockets = async {
+        let _ = slots.acquire_many(all).await;
+    };
+    let (ended, _) = match tokio::time::timeout(drain, async { tokio::join!(&mut server, sockets) }).await {
+        Ok(done) => done,
+        Err(_) => {
+            tracing::warn!(after_ms = drain.as_millis() as u64, "shutdown: drain timeout; dropping what is left");
+            (Ok(()), ())
+        }
+    };
+    ended
 }
 
 /// Builds the hub for a configuration: the registry from its file, or the built-in one, and

@@ -243,3 +243,26 @@ async fn an_empty_subscribe_is_acknowledged_and_an_upper_case_name_is_a_bad_name
     send(&mut ws, json!({"type": "publish", "feature": "rbac", "entity": "Role", "action": "created", "data": 1})).await;
     assert_eq!(next_frame(&mut ws).await["code"], "bad_name");
 }
+
+#[tokio::test]
+async fn on_shutdown_every_client_gets_1001_before_serve_returns_and_a_stuck_request_cannot_hold_it() {
+    use tokio::io::AsyncWriteExt;
+    let mut gw = Gateway::start(|c| c.drain_timeout = 1_000).await;
+    let mut clients = Vec::new();
+    for _ in 0..100 {
+        clients.push(gw.client().await);
+    }
+    // A request whose body never comes: before, it kept the gateway alive for ever.
+    let mut stuck = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    stuck.write_all(b"POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await; // the request reaches the gateway (no event to await)
+    let started = Instant::now();
+    gw.stop.take().unwrap().send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), &mut gw.task).await.expect("serve returns within the drain time").unwrap().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    // Every handler had finished when serve returned: a process exiting now loses no close.
+    assert!(gw.hub.connection_ids().is_empty(), "connections still open when serve returned");
+    for ws in &mut clients {
+        assert_eq!(close_code(ws).await, 1001);
+    }
+}
