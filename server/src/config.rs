@@ -42,6 +42,16 @@ pub struct Config {
     #[arg(long, env = "LIVESTATE_WRITE_TIMEOUT", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(10..))]
     pub write_timeout: u32,
 
+    /// Milliseconds a new socket has to send its request's headers (slow or silent sockets are
+    /// closed after it).
+    #[arg(long, env = "LIVESTATE_HEADER_TIMEOUT", default_value_t = 10_000)]
+    pub header_timeout: u32,
+
+    /// Sockets that may be sending their request's headers at once; more are refused at
+    /// accept (logged), so idle or dribbling sockets cannot use up the file descriptors.
+    #[arg(long, env = "LIVESTATE_MAX_PENDING", default_value_t = 256)]
+    pub max_pending: usize,
+
     /// Milliseconds the gateway gives itself to shut down (SIGTERM): every WebSocket is closed
     /// with 1001 and HTTP requests in flight finish; past this, whatever is left is dropped.
     #[arg(long, env = "LIVESTATE_DRAIN_TIMEOUT", default_value_t = 10_000)]
@@ -150,6 +160,10 @@ impl Config {
 
     pub(crate) fn idle_timeout(&self) -> Duration {
         Duration::from_millis(self.connection_timeout.into())
+    }
+
+    pub(crate) fn header_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_timeout.into())
     }
 
     pub(crate) fn drain(&self) -> Duration {

@@ -17,6 +17,7 @@
 mod auth;
 mod broker;
 mod config;
+mod guard;
 mod http;
 mod hub;
 mod metrics;
@@ -31,6 +32,7 @@ pub use hub::{History, Hub, Publisher};
 pub use registry::{FeatureDef, Registry, Unknown};
 pub use service::EventService;
 
+use axum::serve::ListenerExt;
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -91,6 +93,7 @@ pub async fn serve_with(
     let mut stopping = stop_rx.clone();
     let slots = Arc::new(Semaphore::new(config.max_connections));
     let (drain, all) = (config.drain(), u32::try_from(config.max_connections).unwrap_or(u32::MAX));
+    let listener = guard::Guarded::new(listener, config.max_pending.max(1), config.header_timeout()).tap_io(|_| {});
     let state = AppState { config: Arc::new(config), hub, auth, origins, slots: slots.clone(), shutdown: stop_rx };
     let app = extend(http::router(state));
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())

@@ -266,3 +266,43 @@ async fn on_shutdown_every_client_gets_1001_before_serve_returns_and_a_stuck_req
         assert_eq!(close_code(ws).await, 1001);
     }
 }
+
+#[tokio::test]
+async fn silent_sockets_are_closed_after_the_header_timeout_and_cannot_lock_clients_out() {
+    use tokio::io::AsyncReadExt;
+    let gw = Gateway::start(|c| {
+        c.header_timeout = 300;
+        c.max_pending = 5;
+    })
+    .await;
+    let mut idle = Vec::new();
+    for _ in 0..5 {
+        idle.push(tokio::net::TcpStream::connect(gw.addr).await.unwrap());
+    }
+    // Each says nothing: the gateway closes it (EOF) soon after the header timeout.
+    for tcp in &mut idle {
+        let mut buf = [0u8; 64];
+        let read = tokio::time::timeout(Duration::from_secs(3), tcp.read(&mut buf)).await;
+        assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "an idle socket is closed: {read:?}");
+    }
+    // And a real client gets in afterwards.
+    let _ok = gw.client().await;
+}
+
+#[tokio::test]
+async fn beyond_max_pending_new_sockets_are_refused_until_the_slow_ones_are_gone() {
+    let gw = Gateway::start(|c| {
+        c.header_timeout = 1_000;
+        c.max_pending = 3;
+    })
+    .await;
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        idle.push(tokio::net::TcpStream::connect(gw.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await; // accepted (no event to await)
+    assert!(tokio_tungstenite::connect_async(gw.url()).await.is_err(), "a fourth socket is refused while three are pending");
+    drop(idle);
+    tokio::time::sleep(Duration::from_millis(100)).await; // their slots are released
+    let _ok = gw.client().await;
+}

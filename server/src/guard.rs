@@ -1,0 +1,123 @@
+//! The listener in front of the HTTP server, against sockets that hold a slot without saying
+//! anything (slowloris): a new socket must deliver its request's headers within the header
+//! timeout, and at most `max_pending` sockets may be waiting for theirs at once; more are
+//! refused at accept, with a log line that says how many. Past the headers (a WebSocket
+//! upgrade, an API call) the socket is no longer watched.
+
+use axum::serve::Listener;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Sleep;
+
+pub(crate) struct Guarded {
+    inner: TcpListener,
+    pending: Arc<Semaphore>,
+    max_pending: usize,
+    timeout: Duration,
+    refused: Arc<AtomicU64>,
+}
+
+impl Guarded {
+    pub(crate) fn new(inner: TcpListener, max_pending: usize, timeout: Duration) -> Self {
+        Self { inner, pending: Arc::new(Semaphore::new(max_pending)), max_pending, timeout, refused: Arc::default() }
+    }
+}
+
+impl Listener for Guarded {
+    type Io = GuardedIo;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (GuardedIo, SocketAddr) {
+        loop {
+            let (tcp, addr) = Listener::accept(&mut self.inner).await;
+            match self.pending.clone().try_acquire_owned() {
+                Ok(permit) => {
+                    let guard = Guard { _permit: permit, deadline: Box::pin(tokio::time::sleep(self.timeout)), matched: 0 };
+                    return (GuardedIo { tcp, guard: Some(guard) }, addr);
+                }
+                Err(_) => {
+                    let n = self.refused.fetch_add(1, Relaxed) + 1;
+                    if n.is_power_of_two() {
+                        tracing::warn!(
+                            pending = self.max_pending,
+                            refused_so_far = n,
+                            "refusing new sockets: --max-pending sockets are still sending their request (slow or idle clients)"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+/// Watches a socket until its first request's headers are complete.
+struct Guard {
+    _permit: OwnedSemaphorePermit,
+    deadline: Pin<Box<Sleep>>,
+    /// How much of the `\r\n\r\n` that ends the headers has been seen.
+    matched: usize,
+}
+
+pub(crate) struct GuardedIo {
+    tcp: TcpStream,
+    guard: Option<Guard>,
+}
+
+impl AsyncRead for GuardedIo {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if let Some(g) = &mut this.guard {
+            if g.deadline.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "request headers not complete within the header timeout")));
+            }
+        }
+        let before = buf.filled().len();
+        let read = Pin::new(&mut this.tcp).poll_read(cx, buf);
+        if let (Poll::Ready(Ok(())), Some(g)) = (&read, &mut this.guard) {
+            for &b in &buf.filled()[before..] {
+                g.matched = match (g.matched, b) {
+                    (0 | 2, b'\r') => g.matched + 1,
+                    (1 | 3, b'\n') => g.matched + 1,
+                    (_, b'\r') => 1,
+                    _ => 0,
+                };
+                if g.matched == 4 {
+                    this.guard = None; // releases the pending slot
+                    break;
+                }
+            }
+        }
+        read
+    }
+}
+
+impl AsyncWrite for GuardedIo {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.tcp).poll_write(cx, data)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+}
