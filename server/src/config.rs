@@ -52,6 +52,10 @@ pub struct Config {
     #[arg(long, env = "LIVESTATE_MAX_PENDING", default_value_t = 256)]
     pub max_pending: usize,
 
+    /// Milliseconds an API request may take, its body included (408 after).
+    #[arg(long, env = "LIVESTATE_BODY_TIMEOUT", default_value_t = 10_000)]
+    pub body_timeout: u32,
+
     /// Milliseconds the gateway gives itself to shut down (SIGTERM): every WebSocket is closed
     /// with 1001 and HTTP requests in flight finish; past this, whatever is left is dropped.
     #[arg(long, env = "LIVESTATE_DRAIN_TIMEOUT", default_value_t = 10_000)]
@@ -164,6 +168,10 @@ impl Config {
 
     pub(crate) fn header_timeout(&self) -> Duration {
         Duration::from_millis(self.header_timeout.into())
+    }
+
+    pub(crate) fn body_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_timeout.into())
     }
 
     pub(crate) fn drain(&self) -> Duration {

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use tower_http::services::ServeDir;
+use tower_http::timeout::TimeoutLayer;
 
 /// tungstenite's default 128 KiB read buffer costs ~90 KB per idle connection; 4 KiB holds
 /// any ordinary frame and grows when a bigger one arrives.
@@ -30,12 +31,14 @@ const MAX_WRITE_BUFFER: usize = WRITE_BUFFER + 4 * 1024 * 1024;
 
 pub(crate) fn router(state: AppState) -> Router {
     let mut app = Router::new()
-        .route(&state.config.path, get(upgrade))
         .route("/api/events", post(publish))
         .route("/api/clients/{id}/events", post(publish_to_client))
         .route("/api/users/{user}/events", post(publish_to_user))
         .route("/api/features/{feature}/clients", get(feature_clients))
         .route("/api/schema", get(|| async { Json(crate::message_schema()) }))
+        // A request whose body dribbles in cannot hold a handler (and shutdown) for long.
+        .route_layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.body_timeout()))
+        .route(&state.config.path, get(upgrade))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz));
     if let Some(dir) = &state.config.pkg_dir {

@@ -306,3 +306,30 @@ async fn beyond_max_pending_new_sockets_are_refused_until_the_slow_ones_are_gone
     tokio::time::sleep(Duration::from_millis(100)).await; // their slots are released
     let _ok = gw.client().await;
 }
+
+#[tokio::test]
+async fn an_api_request_whose_body_dribbles_in_gets_408() {
+    let gw = Gateway::start(|c| c.body_timeout = 300).await;
+    let partial = "POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"feature\"";
+    let started = Instant::now();
+    assert_eq!(raw_http(&gw, partial).await.0, 408);
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn integers_in_event_data_reach_subscribers_byte_for_byte() {
+    use futures_util::StreamExt;
+    let gw = Gateway::start(|_| {}).await;
+    let mut ws = gw.subscribed(&["rbac"]).await;
+    let big = "123456789012345678901234567890";
+    let body = format!(r#"{{"feature":"rbac","entity":"role","action":"created","data":{{"id":1,"big":{big},"small":-0.1e-7}}}}"#);
+    assert_eq!(gw.post(&body).await.0, 202);
+    let text = loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await.unwrap().unwrap().unwrap() {
+            Message::Text(t) if t.contains(r#""type":"event""#) => break t.to_string(),
+            _ => continue,
+        }
+    };
+    assert!(text.contains(&format!(r#""big":{big}"#)), "{text}");
+    assert!(text.contains(r#""small":-0.1e-7"#), "{text}");
+}
