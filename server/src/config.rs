@@ -52,6 +52,11 @@ pub struct Config {
     #[arg(long, env = "LIVESTATE_MAX_PENDING", default_value_t = 256)]
     pub max_pending: usize,
 
+    /// With a `"*"` feature in the registry: how many feature names beyond the listed ones the
+    /// gateway keeps state for; new names past it are refused (`unknown_name`).
+    #[arg(long, env = "LIVESTATE_MAX_FEATURES", default_value_t = 10_000)]
+    pub max_features: usize,
+
     /// Milliseconds an API request may take, its body included (408 after).
     #[arg(long, env = "LIVESTATE_BODY_TIMEOUT", default_value_t = 10_000)]
     pub body_timeout: u32,

@@ -364,6 +364,24 @@ impl Hub {
         }
     }
 
+    /// With a `"*"` registry, every new feature name costs the gateway state for as long as it
+    /// runs: past `--max-features` names beyond the listed ones, new names are refused.
+    pub(crate) fn admits(&self, feature: &str) -> Result<(), Unknown> {
+        let registry = &self.inner.registry;
+        if registry.is_listed(feature) {
+            return Ok(());
+        }
+        let t = self.tables();
+        let known = t.streams.contains_key(feature) || t.features.contains_key(feature);
+        if known || t.streams.len().max(t.features.len()) < registry.max_dynamic() {
+            return Ok(());
+        }
+        Err(Unknown {
+            field: "feature",
+            message: format!("no new feature names: this gateway holds {} already (--max-features)", registry.max_dynamic()),
+        })
+    }
+
     /// Ids of every connection that is open (authenticated and served).
     pub fn connection_ids(&self) -> Vec<u64> {
         let mut ids: Vec<u64> = self.tables().conns.keys().copied().collect();
@@ -393,6 +411,7 @@ impl Hub {
             validate_name(field, name).map_err(|e| Unknown { field, message: e.to_string() })?;
         }
         let def = self.inner.registry.check(&event.feature, &event.entity, &event.action)?;
+        self.admits(&event.feature)?;
         let meta = Meta {
             timestamp: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
             user_id: from.user_id.clone(),

@@ -129,7 +129,8 @@ pub fn hub_for(config: &Config) -> Result<Hub, String> {
     let registry = match &config.features_file {
         Some(path) => Registry::load(path)?,
         None => Registry::default(),
-    };
+    }
+    .with_max_dynamic(config.max_features);
     let history = History { size: config.history_size, ttl: std::time::Duration::from_secs(config.history_ttl) };
     match &config.broker {
         Some(url) => Hub::with_broker(registry, history, url),

@@ -34,6 +34,8 @@ fn default_version() -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Registry {
     features: BTreeMap<String, FeatureDef>,
+    /// With a `"*"` feature: how many names beyond the listed ones may have state at once.
+    max_dynamic: usize,
 }
 
 /// An event names something the registry does not know.
@@ -77,7 +79,23 @@ impl Registry {
                 livestate::protocol::validate_name("entity or action", n).map_err(|e| format!("feature registry: {name}: {n:?}: {e}"))?;
             }
         }
-        Ok(Self { features })
+        Ok(Self { features, max_dynamic: 10_000 })
+    }
+
+    /// Sets how many feature names beyond the listed ones a `"*"` registry accepts.
+    pub fn with_max_dynamic(mut self, n: usize) -> Self {
+        self.max_dynamic = n;
+        self
+    }
+
+    /// True for a feature listed by name (not only matched by `"*"`).
+    pub fn is_listed(&self, feature: &str) -> bool {
+        feature != "*" && self.features.contains_key(feature)
+    }
+
+    /// How many feature names beyond the listed ones may have state at once.
+    pub fn max_dynamic(&self) -> usize {
+        self.max_dynamic
     }
 
     /// Reads a registry file.

@@ -320,7 +320,7 @@ impl Handler {
         for f in features.into_iter().filter(|f| seen.insert(f.clone())) {
             let refusal = if let Err(e) = validate_name("feature", &f) {
                 Some((codes::error::BAD_NAME, e.to_string()))
-            } else if let Err(e) = self.state.hub.registry().feature(&f) {
+            } else if let Err(e) = self.state.hub.registry().feature(&f).map(|_| ()).and_then(|()| self.state.hub.admits(&f)) {
                 Some((codes::error::UNKNOWN_NAME, e.message))
             } else if !self.identity.can_read(&f) {
                 Some((codes::error::FORBIDDEN, format!("this connection may not read {f:?}")))

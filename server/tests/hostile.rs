@@ -333,3 +333,26 @@ async fn integers_in_event_data_reach_subscribers_byte_for_byte() {
     assert!(text.contains(&format!(r#""big":{big}"#)), "{text}");
     assert!(text.contains(r#""small":-0.1e-7"#), "{text}");
 }
+
+#[tokio::test]
+async fn a_wildcard_registry_takes_at_most_max_features_new_names() {
+    let path = std::env::temp_dir().join(format!("livestate-wildcard-{}.json", std::process::id()));
+    std::fs::write(&path, r#"{"rbac": {"entities": ["role"], "actions": ["created"]}, "*": {"entities": ["*"], "actions": ["*"]}}"#).unwrap();
+    let gw = Gateway::start(|c| {
+        c.features_file = Some(path.clone());
+        c.max_features = 3;
+    })
+    .await;
+    for f in ["f1", "f2", "f3"] {
+        assert_eq!(gw.post(&backend_event(f, "x", "y", json!(1))).await.0, 202, "{f}");
+    }
+    let (status, body) = gw.post(&backend_event("f4", "x", "y", json!(1))).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("--max-features"), "{body}");
+    assert_eq!(gw.post(&backend_event("f1", "x", "z", json!(2))).await.0, 202, "a name it holds still works");
+    assert_eq!(gw.post(&backend_event("rbac", "role", "created", json!(3))).await.0, 202, "listed features are not counted");
+    let mut ws = gw.client().await;
+    send(&mut ws, json!({"type": "subscribe", "features": ["f5"]})).await;
+    assert_eq!(next_frame(&mut ws).await["code"], "unknown_name");
+    let _ = std::fs::remove_file(&path);
+}
