@@ -83,7 +83,10 @@ async fn upgrade(
         tracing::warn!(origin = origin.map(|o| o.escape_debug().to_string()), "refused a WebSocket from an origin not in --cors-origin");
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
-    let Ok(permit) = state.slots.clone().try_acquire_owned() else {
+    // With auth, the socket waits for its token on a permit of its own and takes a slot once
+    // the token is accepted; without auth it takes its slot now.
+    let limit = if state.auth.is_some() { &state.unauthenticated } else { &state.slots };
+    let Ok(permit) = limit.clone().try_acquire_owned() else {
         state.hub.metrics().drop(Drop::Full);
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
     };

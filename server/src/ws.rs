@@ -101,7 +101,9 @@ pub(crate) struct Handler {
 }
 
 impl Handler {
-    /// Runs one connection. `permit` holds its slot under the connection limit until it ends.
+    /// Runs one connection. `permit` holds its slot under the connection limit until it ends
+    /// (with auth: its place among the sockets authenticating, exchanged for a slot once its
+    /// token is accepted).
     pub(crate) async fn run(mut socket: WebSocket, state: AppState, query_token: Option<String>, permit: OwnedSemaphorePermit) {
         let metrics = state.hub.metrics();
         metrics.connections.fetch_add(1, Relaxed);
@@ -111,7 +113,21 @@ impl Handler {
         let mut shutdown = state.shutdown.clone();
         let mut resets = state.hub.resets();
 
-        let exit = match authenticate(&mut socket, &state, query_token).await {
+        let mut permit = permit;
+        let authenticated = match authenticate(&mut socket, &state, query_token).await {
+            Ok(identity) if state.auth.is_some() => match state.slots.clone().try_acquire_owned() {
+                Ok(slot) => {
+                    permit = slot;
+                    Ok(identity)
+                }
+                Err(_) => {
+                    metrics.drop(Drop::Full);
+                    Err(close(codes::TRY_AGAIN_LATER, "the gateway is full; try again later"))
+                }
+            },
+            other => other,
+        };
+        let exit = match authenticated {
             Err(exit) => exit,
             Ok(identity) => {
                 let bucket = Bucket {

@@ -356,3 +356,20 @@ async fn a_wildcard_registry_takes_at_most_max_features_new_names() {
     assert_eq!(next_frame(&mut ws).await["code"], "unknown_name");
     let _ = std::fs::remove_file(&path);
 }
+
+#[tokio::test]
+async fn sockets_that_never_authenticate_do_not_take_the_slots_of_valid_users() {
+    let gw = Gateway::with_auth(|c| {
+        c.max_connections = 2;
+        c.auth_timeout = 5_000;
+    })
+    .await;
+    let _silent = [gw.open().await, gw.open().await]; // upgraded, never authenticate
+    let first = gw.client_with_token(&token("u1", 600, json!({}))).await;
+    let _second = gw.client_with_token(&token("u2", 600, json!({}))).await;
+    // Both slots are now taken by valid users: a third valid user is told to come back later.
+    let mut third = gw.open().await;
+    send(&mut third, json!({"type": "auth", "token": token("u3", 600, json!({}))})).await;
+    assert_eq!(close_code(&mut third).await, 1013);
+    drop(first);
+}

@@ -12,6 +12,8 @@ pub const GOING_AWAY: u16 = 1001;
 pub const POLICY: u16 = 1008;
 /// A message was larger than the gateway accepts.
 pub const MESSAGE_TOO_BIG: u16 = 1009;
+/// The gateway is full right now (every `--max-connections` slot is taken): retry later.
+pub const TRY_AGAIN_LATER: u16 = 1013;
 
 /// The gateway did not hear from the client within its connection timeout.
 pub const IDLE_TIMEOUT: u16 = 4000;
