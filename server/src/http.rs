@@ -16,7 +16,6 @@ use livestate::protocol::OutgoingEvent;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
 
 /// tungstenite's default 128 KiB read buffer costs ~90 KB per idle connection; 4 KiB holds
@@ -42,10 +41,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz));
     if let Some(dir) = &state.config.pkg_dir {
-        app = app.nest_service("/pkg", ServeDir::new(dir));
+        app = app.nest_service("/pkg", crate::files::inside(dir));
     }
     if let Some(dir) = &state.config.static_dir {
-        app = app.fallback_service(ServeDir::new(dir));
+        app = app.fallback_service(crate::files::inside(dir));
     }
     app.with_state(state)
 }

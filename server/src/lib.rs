@@ -17,6 +17,7 @@
 mod auth;
 mod broker;
 mod config;
+mod files;
 mod guard;
 mod http;
 mod hub;

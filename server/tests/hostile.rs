@@ -373,3 +373,24 @@ async fn sockets_that_never_authenticate_do_not_take_the_slots_of_valid_users() 
     assert_eq!(close_code(&mut third).await, 1013);
     drop(first);
 }
+
+#[tokio::test]
+async fn the_static_folder_never_serves_a_file_that_a_symlink_places_outside_it() {
+    let base = std::env::temp_dir().join(format!("livestate-static-{}", std::process::id()));
+    let (site, secret) = (base.join("site"), base.join("secret"));
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::create_dir_all(&secret).unwrap();
+    std::fs::write(site.join("ok.txt"), "fine").unwrap();
+    std::fs::write(secret.join("key.txt"), "do not serve").unwrap();
+    std::os::unix::fs::symlink(secret.join("key.txt"), site.join("leak.txt")).unwrap();
+    std::os::unix::fs::symlink(&secret, site.join("out")).unwrap();
+    let gw = Gateway::start(|c| c.static_dir = Some(site.clone())).await;
+    let (status, body) = gw.http("GET", "/ok.txt", &[], "").await;
+    assert_eq!((status, body.as_str()), (200, "fine"));
+    for path in ["/leak.txt", "/out/key.txt", "/out/", "/%6Ceak.txt"] {
+        let (status, body) = gw.http("GET", path, &[], "").await;
+        assert_eq!(status, 404, "{path}");
+        assert!(!body.contains("do not serve"), "{path}");
+    }
+    let _ = std::fs::remove_dir_all(&base);
+}
