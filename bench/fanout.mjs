@@ -1,4 +1,5 @@
-// Gateway fan-out: livestate's gateway against the Node ws baseline (bench/node-gateway.mjs),
+// Gateway fan-out: livestate's gateway against the Node ws baseline (bench/node-gateway.mjs) and
+// uWebSockets.js pub/sub (bench/uws-gateway.mjs),
 // each pinned to CPU 0 with the load generator on CPU 1. For 1 000 and 10 000 subscribers of one
 // feature: memory per idle connection (RSS growth / connections), then deliveries/s and latency
 // while the load generator publishes over HTTP as fast as the gateway delivers.
@@ -17,6 +18,7 @@ const livestate = (port, ...extra) => ['target/release/livestate-server', '--por
 const GATEWAYS = {
   livestate: (port) => livestate(port),
   'node ws (seed design)': (port) => ['node', 'bench/node-gateway.mjs', port],
+  'uWebSockets.js pub/sub': (port) => ['node', 'bench/uws-gateway.mjs', port],
 };
 
 const rssKb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
@@ -65,11 +67,15 @@ for (const [name, command] of Object.entries(GATEWAYS)) {
       child.stdin.end();
     });
     await sleep(500); // the gateway notices the closed sockets
+    // The gateway's RSS under load: its peak, sampled while the load generator runs.
+    let peakKb = 0;
+    const sampler = setInterval(() => (peakKb = Math.max(peakKb, rssKb(gateway.pid))), 200);
     const run = await loadgen(['--addr', `127.0.0.1:${port}`, '--connections', String(connections), '--seconds', String(SECONDS), '--window', '8']);
+    clearInterval(sampler);
     gateway.kill();
-    const row = { gateway: name, connections, idleBytesPerConnection: (idleKb * 1024) / connections, ...run };
+    const row = { gateway: name, connections, idleBytesPerConnection: (idleKb * 1024) / connections, peakRssMb: peakKb / 1024, ...run };
     results.push(row);
-    console.log(`fanout ${name.padEnd(22)} ${String(connections).padStart(6)} conns  ${Math.round(row.deliveriesPerSec).toLocaleString('en').padStart(10)} deliveries/s  p50 ${row.p50Ms.toFixed(1)} ms  p99 ${row.p99Ms.toFixed(1)} ms  ${(row.idleBytesPerConnection / 1024).toFixed(1)} KB/idle conn  (${row.deliveries}/${row.expected} delivered)`);
+    console.log(`fanout ${name.padEnd(22)} ${String(connections).padStart(6)} conns  ${Math.round(row.deliveriesPerSec).toLocaleString('en').padStart(10)} deliveries/s  p50 ${row.p50Ms.toFixed(1)} ms  p99 ${row.p99Ms.toFixed(1)} ms  ${(row.idleBytesPerConnection / 1024).toFixed(1)} KB/idle conn  ${row.peakRssMb.toFixed(0)} MB RSS under load  (${row.deliveries}/${row.expected} delivered)`);
     await sleep(300);
   }
 }

@@ -120,11 +120,24 @@ if (fanout) {
   md();
   md('![fan-out](bench/fanout.svg)');
   md();
-  md('| gateway | subscribers | deliveries/s | vs Node | p50 | p99 | memory per idle connection |');
-  md('|---|---:|---:|---:|---:|---:|---:|');
+  md('| gateway | subscribers | deliveries/s | vs Node | p50 | p99 | memory per idle connection | RSS under load |');
+  md('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of fanout) {
     const node = fanout.find((x) => x.connections === r.connections && x.gateway.startsWith('node'));
-    md(`| ${r.gateway} | ${fmt(r.connections)} | ${fmt(r.deliveriesPerSec)} | ${(r.deliveriesPerSec / node.deliveriesPerSec).toFixed(1)}x | ${fmt(r.p50Ms, 1)} ms | ${fmt(r.p99Ms, 1)} ms | ${Number.isFinite(r.idleBytesPerConnection) ? `${fmt(r.idleBytesPerConnection / 1024, 1)} KB` : '–'} |`);
+    md(`| ${r.gateway} | ${fmt(r.connections)} | ${fmt(r.deliveriesPerSec)} | ${(r.deliveriesPerSec / node.deliveriesPerSec).toFixed(1)}x | ${fmt(r.p50Ms, 1)} ms | ${fmt(r.p99Ms, 1)} ms | ${Number.isFinite(r.idleBytesPerConnection) ? `${fmt(r.idleBytesPerConnection / 1024, 1)} KB` : '–'} | ${r.peakRssMb ? `${fmt(r.peakRssMb, 0)} MB` : '–'} |`);
+  }
+  const uws = (n) => fanout.find((x) => x.connections === n && x.gateway.startsWith('uWebSockets'));
+  const ours = (n) => fanout.find((x) => x.connections === n && x.gateway === 'livestate');
+  if (uws(counts[0])) {
+    md();
+    md('Against uWebSockets.js pub/sub (issue 13\'s targets: throughput at least uWS\'s, p99 and RSS under load no worse):');
+    md();
+    md('| subscribers | deliveries/s vs uWS | p99 vs uWS | RSS under load vs uWS |');
+    md('|---:|---:|---:|---:|');
+    for (const n of counts) {
+      const [a, u] = [ours(n), uws(n)];
+      if (a && u) md(`| ${fmt(n)} | ${(a.deliveriesPerSec / u.deliveriesPerSec).toFixed(2)}x | ${(a.p99Ms / u.p99Ms).toFixed(2)}x | ${(a.peakRssMb / u.peakRssMb).toFixed(2)}x |`);
+    }
   }
   md();
   md('@@FANOUT_NOTE@@');

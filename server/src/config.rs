@@ -47,9 +47,10 @@ pub struct Config {
     #[arg(long, env = "LIVESTATE_HEADER_TIMEOUT", default_value_t = 10_000)]
     pub header_timeout: u32,
 
-    /// Sockets that may be sending their request's headers at once, and (with auth) upgraded
-    /// sockets that may be waiting for their token check; more are refused (logged at accept,
-    /// 503 at upgrade), so idle or dribbling sockets cannot use up descriptors or slots.
+    /// Sockets that may be sending their request's headers at once; beyond it the gateway
+    /// accepts no more until one is done (logged), so idle or dribbling sockets cannot use up
+    /// the file descriptors. With auth, upgraded sockets waiting for their token check may be
+    /// `--max-connections` plus this many (503 beyond).
     #[arg(long, env = "LIVESTATE_MAX_PENDING", default_value_t = 256)]
     pub max_pending: usize,
 

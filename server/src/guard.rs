@@ -1,8 +1,10 @@
 //! The listener in front of the HTTP server, against sockets that hold a slot without saying
 //! anything (slowloris): a new socket must deliver its request's headers within the header
-//! timeout, and at most `max_pending` sockets may be waiting for theirs at once; more are
-//! refused at accept, with a log line that says how many. Past the headers (a WebSocket
-//! upgrade, an API call) the socket is no longer watched.
+//! timeout, and at most `max_pending` sockets may be waiting for theirs at once. Beyond that
+//! the listener stops accepting (the kernel's backlog holds the rest) until one is done, with
+//! a log line that counts these waits: a burst of honest reconnects is slowed, never refused,
+//! and idle sockets cannot use up the file descriptors. Past the headers (a WebSocket upgrade,
+//! an API call) the socket is no longer watched.
 
 use axum::serve::Listener;
 use std::future::Future;
@@ -23,12 +25,12 @@ pub(crate) struct Guarded {
     pending: Arc<Semaphore>,
     max_pending: usize,
     timeout: Duration,
-    refused: Arc<AtomicU64>,
+    waits: Arc<AtomicU64>,
 }
 
 impl Guarded {
     pub(crate) fn new(inner: TcpListener, max_pending: usize, timeout: Duration) -> Self {
-        Self { inner, pending: Arc::new(Semaphore::new(max_pending)), max_pending, timeout, refused: Arc::default() }
+        Self { inner, pending: Arc::new(Semaphore::new(max_pending)), max_pending, timeout, waits: Arc::default() }
     }
 }
 
@@ -37,25 +39,23 @@ impl Listener for Guarded {
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (GuardedIo, SocketAddr) {
-        loop {
-            let (tcp, addr) = Listener::accept(&mut self.inner).await;
-            match self.pending.clone().try_acquire_owned() {
-                Ok(permit) => {
-                    let guard = Guard { _permit: permit, deadline: Box::pin(tokio::time::sleep(self.timeout)), matched: 0 };
-                    return (GuardedIo { tcp, guard: Some(guard) }, addr);
+        let permit = match self.pending.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                let n = self.waits.fetch_add(1, Relaxed) + 1;
+                if n.is_power_of_two() {
+                    tracing::warn!(
+                        pending = self.max_pending,
+                        waits_so_far = n,
+                        "not accepting for now: --max-pending sockets are still sending their request (slow or idle clients?)"
+                    );
                 }
-                Err(_) => {
-                    let n = self.refused.fetch_add(1, Relaxed) + 1;
-                    if n.is_power_of_two() {
-                        tracing::warn!(
-                            pending = self.max_pending,
-                            refused_so_far = n,
-                            "refusing new sockets: --max-pending sockets are still sending their request (slow or idle clients)"
-                        );
-                    }
-                }
+                self.pending.clone().acquire_owned().await.expect("the semaphore is never closed")
             }
-        }
+        };
+        let (tcp, addr) = Listener::accept(&mut self.inner).await;
+        let guard = Guard { _permit: permit, deadline: Box::pin(tokio::time::sleep(self.timeout)), matched: 0 };
+        (GuardedIo { tcp, guard: Some(guard) }, addr)
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {

@@ -49,7 +49,8 @@ pub(crate) struct AppState {
     pub(crate) origins: origin::Origins,
     /// One permit per open WebSocket (WEBSOCKET_MAX_CONNECTIONS).
     pub(crate) slots: Arc<Semaphore>,
-    /// With auth: one permit per socket still authenticating (`--max-pending` of them). Such a
+    /// With auth: one permit per socket still authenticating (`--max-connections` plus
+    /// `--max-pending` of them). Such a
     /// socket takes a slot only once its token is accepted, so sockets that never authenticate
     /// cannot lock valid users out.
     pub(crate) unauthenticated: Arc<Semaphore>,
@@ -99,7 +100,9 @@ pub async fn serve_with(
     let slots = Arc::new(Semaphore::new(config.max_connections));
     let (drain, all) = (config.drain(), u32::try_from(config.max_connections).unwrap_or(u32::MAX));
     let listener = guard::Guarded::new(listener, config.max_pending.max(1), config.header_timeout()).tap_io(|_| {});
-    let unauthenticated = Arc::new(Semaphore::new(config.max_pending.max(1)));
+    // More places than slots: sockets that never authenticate must outnumber the gateway's
+    // whole capacity before a valid user waits, and each leaves after the auth timeout.
+    let unauthenticated = Arc::new(Semaphore::new(config.max_connections + config.max_pending.max(1)));
     let state = AppState { config: Arc::new(config), hub, auth, origins, slots: slots.clone(), unauthenticated, shutdown: stop_rx };
     let app = extend(http::router(state));
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
