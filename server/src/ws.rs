@@ -6,8 +6,8 @@ use crate::auth::{AuthError, Identity};
 use crate::hub::{encode, Peer, Publisher};
 use crate::metrics::Drop;
 use crate::AppState;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::SinkExt;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use livestate::protocol::{codes, validate_name, ClientFrame, ErrorFrame, Position, ServerFrame, Welcome};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
@@ -17,6 +17,11 @@ use tokio::time::{interval_at, sleep_until, Duration, Instant, MissedTickBehavio
 
 /// Frames written per flush when the queue has a backlog: one syscall for many events.
 const WRITE_BATCH: usize = 64;
+
+/// What the handler needs of a socket: axum's `WebSocket` in the gateway, a pair of channels in
+/// the unit tests below (which run on paused time, without waiting for real clocks).
+pub(crate) trait Socket: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin + Send {}
+impl<T: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin + Send> Socket for T {}
 
 /// Why the loop ended; decides the close frame.
 enum Exit {
@@ -104,7 +109,7 @@ impl Handler {
     /// Runs one connection. `permit` holds its slot under the connection limit until it ends
     /// (with auth: its place among the sockets authenticating, exchanged for a slot once its
     /// token is accepted).
-    pub(crate) async fn run(mut socket: WebSocket, state: AppState, query_token: Option<String>, permit: OwnedSemaphorePermit) {
+    pub(crate) async fn run(mut socket: impl Socket, state: AppState, query_token: Option<String>, permit: OwnedSemaphorePermit) {
         let metrics = state.hub.metrics();
         metrics.connections.fetch_add(1, Relaxed);
         metrics.connections_total.fetch_add(1, Relaxed);
@@ -168,7 +173,7 @@ impl Handler {
 
     async fn serve(
         &mut self,
-        socket: &mut WebSocket,
+        socket: &mut impl Socket,
         rx: &mut mpsc::Receiver<Utf8Bytes>,
         shutdown: &mut tokio::sync::watch::Receiver<bool>,
         resets: &mut tokio::sync::watch::Receiver<u64>,
@@ -202,7 +207,7 @@ impl Handler {
                 expiry_sleep.as_mut().reset(expiry.unwrap_or_else(far_future));
             }
             tokio::select! {
-                msg = socket.recv() => {
+                msg = socket.next() => {
                     last_heard = Instant::now();
                     // Every message counts against the rate limit, pings and binary frames too:
                     // each one costs the gateway work (a pong, an error frame).
@@ -392,7 +397,7 @@ impl Handler {
 
 /// Finds out who is connecting: from `?token=`, or from the first frame, which must be `auth`
 /// and arrive within the auth timeout. Without auth configured, everyone is anonymous.
-async fn authenticate(socket: &mut WebSocket, state: &AppState, query_token: Option<String>) -> Result<Identity, Exit> {
+async fn authenticate(socket: &mut impl Socket, state: &AppState, query_token: Option<String>) -> Result<Identity, Exit> {
     let Some(auth) = &state.auth else { return Ok(Identity::anonymous(state.config.client_publish)) };
     let fail = |e: AuthError| {
         state.hub.metrics().auth_failures.fetch_add(1, Relaxed);
@@ -401,7 +406,7 @@ async fn authenticate(socket: &mut WebSocket, state: &AppState, query_token: Opt
     };
     let token = match query_token {
         Some(t) => t,
-        None => match tokio::time::timeout(state.config.auth_timeout(), socket.recv()).await {
+        None => match tokio::time::timeout(state.config.auth_timeout(), socket.next()).await {
             Err(_) => return Err(fail(AuthError::Missing)),
             Ok(Some(Err(e))) => return Err(read_error(state, &e)),
             Ok(None) => return Err(Exit::Gone),
@@ -430,3 +435,7 @@ fn text(frame: &ServerFrame<Value>) -> Message {
 fn error(code: &str, message: &str, feature: Option<String>) -> Message {
     text(&ServerFrame::Error(ErrorFrame { code: code.into(), message: message.into(), feature }))
 }
+
+#[cfg(test)]
+#[path = "ws_tests.rs"]
+mod tests;
