@@ -68,6 +68,11 @@ pub enum Timer {
     Outbox = 4,
 }
 
+impl Timer {
+    /// Every timer, in the order of their numbers (the glue names a timer by number).
+    pub const ALL: [Timer; 5] = [Timer::Retry, Timer::Connect, Timer::Heartbeat, Timer::Refresh, Timer::Outbox];
+}
+
 /// A control frame the machine wants sent; the glue encodes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outgoing {

@@ -419,3 +419,10 @@ fn outbox_messages_that_wait_too_long_or_meet_a_disconnect_are_refused() {
     let mut plain = machine(Some(5));
     assert_eq!(plain.send(0.0, &mut Vec::new()), Send::NotConnected, "without an outbox, sends need a connection");
 }
+
+#[test]
+fn timers_are_listed_in_the_order_of_their_numbers() {
+    for (i, t) in Timer::ALL.iter().enumerate() {
+        assert_eq!(*t as usize, i, "{t:?}");
+    }
+}

@@ -1,6 +1,7 @@
-//! `RealtimeClient`: the JavaScript face of the connection core. It feeds browser events into
-//! the core, performs the actions that come out, and calls JS callbacks only after releasing
-//! its own state, so a callback may call back into the client (unsubscribe, disconnect).
+//! `RealtimeClient`: the JavaScript face of the `Session`. It hands the session what the browser
+//! side (src/js/wire.js) reports, performs the actions that come out, and calls JS callbacks only
+//! after releasing its own state, so a callback may call back into the client (unsubscribe,
+//! disconnect).
 
 use super::decode::{self, Frame};
 use super::errors::{error, error_event, ErrorCode};
@@ -20,7 +21,7 @@ use wasm_bindgen::prelude::*;
 
 /// Counters the app can read with `stats()`; nothing is dropped without one of these moving.
 // Only the declaration is used: `stats()` builds the object in boundary.js.
-#[derive(Tsify, Serialize, Default, Clone, Copy)]
+#[derive(Tsify, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientStats {
     /// Frames received from the gateway, valid or not.

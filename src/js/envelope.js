@@ -1,10 +1,10 @@
 // Every frame from the gateway is parsed and checked here, on the JS side of the boundary: the
-// one place that decides what a valid frame is. For a typical event nothing but one number
-// crosses into wasm; names cross only when they differ from the previous event's.
+// one place that decides what a valid frame is. A name is checked only when it differs from
+// the previous event's (an event stream repeats its names).
 //
 // parse(text), and item(i) for the i-th event of a batch, return:
-//   >= 0  a well-formed event: flags in the low 6 bits (1 feature, 2 entity, 4 action and
-//         8 epoch changed; 16 has seq; 32 has epoch), the seq above them (value / 64)
+//   >= 0  a well-formed event (message() is it): 16 if it has a seq, 32 if it has an epoch,
+//         the seq above them (value / 64)
 //   -1    invalid: report() is the `onError` event to send (the frame is dropped)
 //   -2    a control frame: kind() says which (see KINDS), read with the accessors below
 //   -3    a batch: count() events, read one by one with item(i)
@@ -27,9 +27,9 @@ export class Envelope {
     this.m = this.b = this.x = this.r = undefined;
     this.reset();
   }
-  // Forget the names: the next event sends every name again.
+  // Forget the names: the next event's are all checked again.
   reset() {
-    this.f = this.e = this.a = this.p = undefined;
+    this.f = this.e = this.a = undefined;
   }
   bad(reason, frame) {
     this.reset();
@@ -73,14 +73,8 @@ export class Envelope {
       (seq !== undefined && !whole(seq, SEQ_LIMIT) && '`seq` must be a whole number below 2^46') ||
       (epoch !== undefined && typeof epoch !== 'string' && '`epoch` must be a string');
     if (why) return this.bad('event: ' + why, this.t);
-    let flags = 0;
-    if (feature !== this.f) { this.f = feature; flags |= 1; }
-    if (entity !== this.e) { this.e = entity; flags |= 2; }
-    if (action !== this.a) { this.a = action; flags |= 4; }
-    if (epoch !== undefined) {
-      flags |= 32;
-      if (epoch !== this.p) { this.p = epoch; flags |= 8; }
-    }
+    [this.f, this.e, this.a] = [feature, entity, action];
+    const flags = epoch === undefined ? 0 : 32;
     return seq === undefined ? flags : flags + 16 + seq * 64;
   }
   // A name is checked only when it differs from the previous event's (already checked).
@@ -139,8 +133,4 @@ export class Envelope {
   /** The `onError` event of the last invalid frame, or of a `gap` or `error` frame. */
   report() { return this.r; }
   message() { return this.m; }
-  feature() { return this.f; }
-  entity() { return this.e; }
-  action() { return this.a; }
-  epoch() { return this.p; }
 }

@@ -8,6 +8,7 @@ mod options;
 mod sink;
 mod store;
 mod store_model;
+mod store_types;
 
 pub use client::{ClientStats, ListenerHandle, RealtimeClient, Subscription};
 pub use errors::{ErrorCode, RealtimeErrorEvent};

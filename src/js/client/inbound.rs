@@ -145,8 +145,7 @@ impl Inlet {
 
     /// Timer `kind` (in the core's `Timer` order) fired.
     pub fn fired(&self, kind: u32) {
-        let timer = [Timer::Retry, Timer::Connect, Timer::Heartbeat, Timer::Refresh, Timer::Outbox];
-        if let Some(t) = timer.get(kind as usize) {
+        if let Some(t) = Timer::ALL.get(kind as usize) {
             self.input(Input::Fired(*t));
         }
     }
