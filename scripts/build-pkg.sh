@@ -9,6 +9,21 @@ export CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_LTO=true CARGO_PR
 profile=--release
 [ "${1:-}" = --dev ] && { profile=--dev; shift; }
 build() { wasm-pack --log-level warn build --target web "$profile" --out-dir pkg --out-name livestate "$@"; }
+# wasm-pack writes its glue as livestate.js: it becomes glue.js, and the package's entry is
+# the hand-written src/js/livestate.js (the classes, in JS over the wasm's numeric API).
+assemble() {
+  mv pkg/livestate.js pkg/glue.js
+  mv pkg/livestate.d.ts pkg/glue.d.ts
+  cp src/js/livestate.js src/js/livestate.d.ts src/js/client.js src/js/store.js src/js/wire.js src/js/envelope.js src/js/boundary.js pkg/
+  node -e '
+    const fs = require("fs");
+    const p = JSON.parse(fs.readFileSync("pkg/package.json", "utf8"));
+    p.files = ["livestate_bg.wasm", "glue.js", "glue.d.ts", "livestate.js", "livestate.d.ts", "client.js", "store.js", "wire.js", "envelope.js", "boundary.js"];
+    p.main = "livestate.js";
+    p.types = "livestate.d.ts";
+    p.sideEffects = false;
+    fs.writeFileSync("pkg/package.json", JSON.stringify(p, null, 2) + "\n");'
+}
 # A release build compiles std itself with panic=immediate-abort where the standard library's
 # source is there (rustup's rust-src, or Debian's rust-web-src): no panic machinery in the wasm
 # (about 5 KB gzip). A panic is still an abort, as with panic=abort, only without a message.
@@ -21,6 +36,7 @@ if [ "$profile" = --release ] && [ -d "$std_src" ] && [ "${LIVESTATE_PLAIN_STD:-
 else
   build "$@"
 fi
+assemble
 wasm=$(wc -c < pkg/livestate_bg.wasm); gz=$(gzip -9 -c pkg/livestate_bg.wasm | wc -c)
 js=$(wc -c < pkg/livestate.js); jsgz=$(gzip -9 -c pkg/livestate.js | wc -c)
 echo "pkg/: livestate_bg.wasm $wasm B ($gz B gzip), livestate.js $js B ($jsgz B gzip)"

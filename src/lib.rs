@@ -3,8 +3,8 @@
 //! # Layout
 //! - [`protocol`]: the wire types and codes, shared with the gateway (`server/`).
 //! - `core`: the pure state machines (connection, backoff, routing); no browser APIs.
-//! - `web` (wasm32 only): thin glue that performs the core's actions with browser APIs.
-//! - `js` (wasm32 only): the `#[wasm_bindgen]` classes JavaScript sees (`RealtimeClient`).
+//! - `js` (wasm32 only): the numeric exports that the JavaScript classes in `src/js/*.js`
+//!   (`RealtimeClient`, `RealtimeStore`) drive, and the declarations of their typings.
 
 #![warn(missing_docs, unreachable_pub)]
 
@@ -13,8 +13,6 @@ pub mod protocol;
 
 #[cfg(target_arch = "wasm32")]
 mod js;
-#[cfg(target_arch = "wasm32")]
-mod web;
 
 #[cfg(target_arch = "wasm32")]
 pub use js::*;

@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use futures::StreamExt;
 use js_sys::Reflect;
-use livestate::RealtimeClient;
+
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use js_sys::{Function, Reflect};
-use livestate::{RealtimeClient, RealtimeStore};
+
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;

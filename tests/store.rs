@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use js_sys::{Array, Function, Object, Promise, Reflect};
-use livestate::{RealtimeClient, RealtimeStore};
+
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;

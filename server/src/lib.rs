@@ -87,13 +87,9 @@ pub async fn serve_with(
         Some(path) => Some(std::fs::read(path).map_err(|e| invalid(format!("{}: {e}", path.display())))?),
         None => None,
     };
-    let auth = auth::Auth::new(
-        config.jwt_secret.as_deref(),
-        public_key.as_deref(),
-        config.jwt_audience.as_deref(),
-        config.jwt_issuer.as_deref(),
-    )
-    .map_err(invalid)?;
+    let auth =
+        auth::Auth::new(config.jwt_secret.as_deref(), public_key.as_deref(), config.jwt_audience.as_deref(), config.jwt_issuer.as_deref())
+            .map_err(invalid)?;
     let origins = origin::Origins::parse(&config.cors_origin).map_err(invalid)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut stopping = stop_rx.clone();

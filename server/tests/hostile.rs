@@ -219,7 +219,10 @@ async fn the_events_api_takes_json_only_and_metrics_can_require_the_api_key() {
     .await;
     let body = backend_event("rbac", "role", "created", json!({"id": 1}));
     let post = |kind: &str| {
-        format!("POST /api/events HTTP/1.1\r\nHost: x\r\nX-Api-Key: k3y\r\n{kind}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+        format!(
+            "POST /api/events HTTP/1.1\r\nHost: x\r\nX-Api-Key: k3y\r\n{kind}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
     };
     assert_eq!(raw_http(&gw, &post("Content-Type: text/plain\r\n")).await.0, 415);
     assert_eq!(raw_http(&gw, &post("")).await.0, 415);
@@ -254,7 +257,10 @@ async fn on_shutdown_every_client_gets_1001_before_serve_returns_and_a_stuck_req
     }
     // A request whose body never comes: before, it kept the gateway alive for ever.
     let mut stuck = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
-    stuck.write_all(b"POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{").await.unwrap();
+    stuck
+        .write_all(b"POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await; // the request reaches the gateway (no event to await)
     let started = Instant::now();
     gw.stop.take().unwrap().send(()).unwrap();
@@ -329,7 +335,8 @@ async fn integers_in_event_data_reach_subscribers_byte_for_byte() {
 #[tokio::test]
 async fn a_wildcard_registry_takes_at_most_max_features_new_names() {
     let path = std::env::temp_dir().join(format!("livestate-wildcard-{}.json", std::process::id()));
-    std::fs::write(&path, r#"{"rbac": {"entities": ["role"], "actions": ["created"]}, "*": {"entities": ["*"], "actions": ["*"]}}"#).unwrap();
+    std::fs::write(&path, r#"{"rbac": {"entities": ["role"], "actions": ["created"]}, "*": {"entities": ["*"], "actions": ["*"]}}"#)
+        .unwrap();
     let gw = Gateway::start(|c| {
         c.features_file = Some(path.clone());
         c.max_features = 3;

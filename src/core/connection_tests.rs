@@ -344,7 +344,9 @@ fn a_sequence_jump_on_the_live_stream_asks_for_a_replay_on_the_same_socket() {
     let mut out = Vec::new();
     c.subscribed("rbac", &StreamState { epoch: "e1".into(), seq: 10, recovered: None }, &mut out);
     assert!(!c.event("rbac", Some("e1"), Some(13), &mut out), "not delivered out of order");
-    assert!(matches!(&out[..], [Action::Send(Outgoing::Subscribe { positions, .. })] if positions[0].0 == "rbac" && positions[0].1.seq == 10));
+    assert!(
+        matches!(&out[..], [Action::Send(Outgoing::Subscribe { positions, .. })] if positions[0].0 == "rbac" && positions[0].1.seq == 10)
+    );
 }
 
 #[test]

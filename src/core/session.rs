@@ -9,6 +9,7 @@
 
 use super::connection::{Action, Connection, Input};
 use super::router::{Scope, SubId};
+use super::store::Ledger;
 use super::vecmap::VecMap;
 use crate::protocol::StreamState;
 
@@ -75,6 +76,10 @@ struct StoreReg {
     feature: NameId,
     /// The store can fetch its items again (it has a `reload`).
     reloads: bool,
+    /// Still fed by this session (until its unsubscribe, or `disconnect`); a store that is not
+    /// keeps its items and operations, and hears of no resync.
+    live: bool,
+    ledger: Ledger,
 }
 
 /// See the module docs.
@@ -143,7 +148,10 @@ impl Session {
     pub fn handle(&mut self, input: Input<'_>, now: f64, out: &mut Vec<Action>) {
         if matches!(input, Input::Disconnect) {
             self.sinks.clear();
-            self.stores.clear();
+            self.stores.retain(|_, s| {
+                s.live = false;
+                true
+            });
         }
         let from = out.len();
         self.conn.handle(input, now, out);
@@ -188,15 +196,29 @@ impl Session {
         self.sinks.get(&id).copied()
     }
 
-    /// Registers a store of `feature`; `reloads` if it can fetch its items again.
+    /// Registers a store of `feature` with an empty ledger; `reloads` if it can fetch its items
+    /// again.
     pub fn add_store(&mut self, feature: &str, reloads: bool) -> StoreId {
         self.next_store += 1;
         let feature = self.intern(feature);
-        self.stores.insert(self.next_store, StoreReg { feature, reloads });
+        self.stores.insert(self.next_store, StoreReg { feature, reloads, live: true, ledger: Ledger::new() });
         self.next_store
     }
 
-    /// Forgets a store (its subscription is removed with `unsubscribe`).
+    /// The ledger of a store.
+    pub fn store(&mut self, id: StoreId) -> Option<&mut Ledger> {
+        self.stores.get_mut(&id).map(|s| &mut s.ledger)
+    }
+
+    /// Stops feeding a store (its subscription is removed with `unsubscribe`); it keeps its
+    /// ledger until [`Session::remove_store`].
+    pub fn detach_store(&mut self, id: StoreId) {
+        if let Some(s) = self.stores.get_mut(&id) {
+            s.live = false;
+        }
+    }
+
+    /// Forgets a store and its ledger.
     pub fn remove_store(&mut self, id: StoreId) {
         self.stores.remove(&id);
     }
@@ -248,6 +270,11 @@ impl Session {
         &self.route
     }
 
+    /// The subscriptions [`Session::event`] routed the last event to.
+    pub fn route(&self) -> &[SubId] {
+        &self.route
+    }
+
     /// What stores do with the event [`Session::event`] routed last.
     pub fn op(&self) -> StoreOp {
         self.op
@@ -281,7 +308,7 @@ impl Session {
                     let stores: Vec<Action> = self
                         .stores
                         .iter()
-                        .filter(|(_, s)| Some(s.feature) == id)
+                        .filter(|(_, s)| s.live && Some(s.feature) == id)
                         .map(|(sid, s)| if s.reloads { Action::Reload(*sid) } else { Action::Lost(*sid) })
                         .collect();
                     let n = stores.len();

@@ -51,7 +51,9 @@ fn an_event_goes_to_feature_then_entity_then_action_subscribers_in_that_order() 
 fn store_operations_follow_the_action() {
     let (mut s, mut out) = connected();
     s.subscribe("shop", Scope::Entity("item".into()), Sink::Store(1), &mut out);
-    for (action, op) in [("created", StoreOp::Created), ("updated", StoreOp::Updated), ("deleted", StoreOp::Deleted), ("stock_changed", StoreOp::Other)] {
+    for (action, op) in
+        [("created", StoreOp::Created), ("updated", StoreOp::Updated), ("deleted", StoreOp::Deleted), ("stock_changed", StoreOp::Other)]
+    {
         let [f, e, a] = ids(&mut s, ["shop", "item", action]);
         assert_eq!(s.event(f, e, a, None, None, &mut out).len(), 1);
         assert_eq!(s.op(), op, "{action}");

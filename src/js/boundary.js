@@ -186,13 +186,14 @@ function keyText(key) {
   return typeof key === 'number' && Number.isFinite(key) ? String(key) : undefined;
 }
 
-/** One store's keys: JS keeps the text, wasm sees a small integer id per key. An id is never
- *  given to another key, so one the store still mentions cannot change meaning; ids the store
- *  has forgotten are dropped here too. */
+/** One store's keys: JS keeps the text, wasm sees a small integer per key, the key's slot in
+ *  the store's ledger. A slot goes to another key only after the ledger reported it forgotten,
+ *  so one the ledger still mentions cannot change meaning; slots stay dense. */
 export class Keys {
   constructor() {
     this.ids = new Map();
-    this.names = new Map();
+    this.names = [];
+    this.free = [];
     this.next = 0;
   }
   /** The id of a key given by the app (a string or a number), made if new; -1 for no key. */
@@ -201,9 +202,9 @@ export class Keys {
     if (text === undefined) return -1;
     let id = this.ids.get(text);
     if (id === undefined) {
-      id = this.next++;
+      id = this.free.length ? this.free.pop() : this.next++;
       this.ids.set(text, id);
-      this.names.set(id, text);
+      this.names[id] = text;
     }
     return id;
   }
@@ -217,15 +218,20 @@ export class Keys {
     return id === undefined ? -1 : id;
   }
   name(id) {
-    return this.names.get(id);
+    return this.names[id];
   }
   forget(id) {
-    this.ids.delete(this.names.get(id));
-    this.names.delete(id);
+    const text = this.names[id];
+    if (text === undefined) return;
+    this.ids.delete(text);
+    this.names[id] = undefined;
+    this.free.push(id);
   }
   clear() {
     this.ids.clear();
-    this.names.clear();
+    this.names = [];
+    this.free = [];
+    this.next = 0;
   }
   /** One `StoreDiff` for `onChange` (kind: 0 insert … 3 replace). */
   diff(kind, id, item) {

@@ -32,24 +32,6 @@ export interface LivestateError extends Error {
 }
 "#;
 
-#[wasm_bindgen(module = "/src/js/boundary.js")]
-extern "C" {
-    #[wasm_bindgen(js_name = livestateError)]
-    fn livestate_error(code: u8, message: &str) -> JsValue;
-    /// Text of a thrown JS value, for error events.
-    pub(crate) fn describe(v: &JsValue) -> String;
-    /// The `onError` event for a callback that threw while `event` was delivered (kind 0), or
-    /// for a token function that failed (kind 1, `event` empty).
-    #[wasm_bindgen(js_name = errorEvent)]
-    pub(crate) fn error_event(kind: u8, event: &str, thrown: &JsValue) -> JsValue;
-}
-
-/// A `LivestateError` to throw: a JS `Error` named so, with `code`. Messages are joined
-/// without `format!`, so no formatting machinery reaches the wasm.
-pub(crate) fn error(code: ErrorCode, message: &str) -> JsValue {
-    livestate_error(code as u8, message)
-}
-
 // Only the declaration is used: the events themselves are built in JS (envelope.js, boundary.js).
 /// Passed to `onError` listeners: something went wrong that did not throw anywhere.
 #[derive(Tsify, Serialize)]
@@ -94,4 +76,3 @@ pub enum RealtimeErrorEvent {
         message: String,
     },
 }
-

@@ -1,16 +1,10 @@
-//! The JavaScript facade: `#[wasm_bindgen]` classes and the TypeScript types (via tsify).
-//! JS values are converted here and nowhere deeper.
+//! The wasm side of the JavaScript API: the numeric exports the JS classes drive (`api`), and
+//! declarations only (tsify) for the typings of options, errors and store types.
 
-mod client;
-mod decode;
+mod api;
 mod errors;
 mod options;
-mod sink;
-mod store;
-mod store_model;
 mod store_types;
 
-pub use client::{ClientStats, ListenerHandle, RealtimeClient, Subscription};
 pub use errors::{ErrorCode, RealtimeErrorEvent};
-pub use options::{BackoffOptions, ClientOptions};
-pub use store::{RealtimeStore, StoreListener};
+pub use options::{BackoffOptions, ClientOptions, ClientStats};

@@ -1,11 +1,7 @@
-//! `ClientOptions`: the one options type, checked by src/js/boundary.js (errors name the
-//! offending option) and read into the core's `Config`.
+//! Declarations only: `ClientOptions` (the one options type, checked by src/js/boundary.js,
+//! whose errors name the offending option) and `ClientStats`, for the generated typings.
 
-use super::errors::{error, ErrorCode};
-use crate::core::backoff::Backoff;
-use crate::core::connection::Config;
-use crate::core::outbox::OutboxLimits;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tsify::Tsify;
 use wasm_bindgen::prelude::*;
 
@@ -83,85 +79,25 @@ pub struct BackoffOptions {
 }
 
 /// Where tokens come from.
-pub(crate) enum TokenSource {
-    None,
-    Fixed(String),
-    Provider(js_sys::Function),
-}
 
-pub(crate) struct Parsed {
-    pub(crate) url: String,
-    pub(crate) token: TokenSource,
-    pub(crate) config: Config,
-    pub(crate) features: Vec<String>,
-    pub(crate) max_message_size: usize,
-}
-
-#[wasm_bindgen(module = "/src/js/boundary.js")]
-extern "C" {
-    /// `ClientOptions` checked, defaults filled in (NaN: none); throws `invalidOptions`.
-    type Checked;
-    #[wasm_bindgen(catch, js_name = clientOptions)]
-    fn client_options(value: &JsValue) -> Result<Checked, JsValue>;
-    #[wasm_bindgen(method, getter)]
-    fn url(this: &Checked) -> String;
-    #[wasm_bindgen(method, getter)]
-    fn token(this: &Checked) -> JsValue;
-    #[wasm_bindgen(method, getter)]
-    fn min(this: &Checked) -> f64;
-    #[wasm_bindgen(method, getter)]
-    fn max(this: &Checked) -> f64;
-    #[wasm_bindgen(method, getter)]
-    fn factor(this: &Checked) -> f64;
-    #[wasm_bindgen(method, getter)]
-    fn jitter(this: &Checked) -> f64;
-    #[wasm_bindgen(method, getter)]
-    fn attempts(this: &Checked) -> f64;
-    #[wasm_bindgen(method, getter, js_name = heartbeatTimeout)]
-    fn heartbeat_timeout(this: &Checked) -> f64;
-    #[wasm_bindgen(method, getter, js_name = connectTimeout)]
-    fn connect_timeout(this: &Checked) -> f64;
-    #[wasm_bindgen(method, getter)]
-    fn features(this: &Checked) -> Vec<String>;
-    #[wasm_bindgen(method, getter, js_name = outboxMax)]
-    fn outbox_max(this: &Checked) -> f64;
-    #[wasm_bindgen(method, getter, js_name = outboxAge)]
-    fn outbox_age(this: &Checked) -> f64;
-    #[wasm_bindgen(method, getter, js_name = maxSize)]
-    fn max_size(this: &Checked) -> f64;
-}
-
-/// Reads the options; the JS side has checked every field but the backoff, which the core checks.
-pub(crate) fn parse(value: &JsValue) -> Result<Parsed, JsValue> {
-    let o = client_options(value)?;
-    let backoff =
-        Backoff::new(o.min(), o.max(), o.factor(), o.jitter()).map_err(|e| error(ErrorCode::InvalidOptions, e.describe()))?;
-    let attempts = o.attempts();
-    let hb = o.heartbeat_timeout();
-    let outbox_max = o.outbox_max();
-    let token = o.token();
-    Ok(Parsed {
-        url: o.url(),
-        token: token_source(token),
-        config: Config {
-            backoff,
-            max_attempts: (attempts >= 0.0).then_some(attempts as u32),
-            heartbeat_timeout_ms: (!hb.is_nan()).then_some(hb),
-            connect_timeout_ms: o.connect_timeout(),
-            outbox: (outbox_max > 0.0).then(|| OutboxLimits { max_messages: outbox_max as usize, max_age_ms: o.outbox_age() }),
-        },
-        features: o.features(),
-        max_message_size: o.max_size() as usize,
-    })
-}
-
-/// A token or a token function (the JS side has checked it is one of them).
-pub(crate) fn token_source(v: JsValue) -> TokenSource {
-    if let Some(s) = v.as_string() {
-        TokenSource::Fixed(s)
-    } else if let Ok(f) = v.dyn_into::<js_sys::Function>() {
-        TokenSource::Provider(f)
-    } else {
-        TokenSource::None
-    }
+/// Counters the app can read with `stats()`; nothing is dropped without one of these moving.
+#[derive(Tsify, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientStats {
+    /// Frames received from the gateway, valid or not.
+    pub frames_received: u32,
+    /// Events that reached at least one callback.
+    pub events_delivered: u32,
+    /// Frames dropped as not JSON or not a valid message (each also reported to `onError`).
+    pub invalid_frames: u32,
+    /// Subscriber callbacks that threw (each also reported to `onError`).
+    pub callback_errors: u32,
+    /// Successful connects, the first one included.
+    pub connects: u32,
+    /// Gap reports from the gateway (events it dropped because this client fell behind).
+    pub gaps: u32,
+    /// Events dropped because they had been delivered already (replays overlap the live stream).
+    pub duplicates: u32,
+    /// Features whose lost events could not be replayed, so `onResync` listeners reloaded them.
+    pub resyncs: u32,
 }

@@ -1,5 +1,5 @@
-//! The TypeScript declarations of `RealtimeStore<T>` and its option and event types, written by
-//! hand for their generics (tests/ts/store-api.mjs checks them against the generated class).
+//! The TypeScript declarations of `RealtimeStore<T>`'s option and event types, written by hand
+//! for their generics. The class itself is declared in src/js/livestate.d.ts.
 
 use wasm_bindgen::prelude::*;
 
@@ -65,41 +65,4 @@ export interface ItemStatus {
     error?: string;
 }
 
-/** A keyed store of one entity's items, fed by the client's events. */
-export class RealtimeStore<T extends object = any> {
-    constructor(client: RealtimeClient, feature: string, entity: string, options?: StoreOptions<T>);
-    /** Visible items in the order they first appeared. Unchanged items keep their identity
-     *  between calls, and the array itself is the same until something changes. */
-    items(): T[];
-    /** The item as the app should see it (confirmed state plus pending operations). */
-    get(id: string | number): T | undefined;
-    /** Number of visible items. */
-    readonly size: number;
-    /** Operations in flight, store-wide. */
-    readonly pendingCount: number;
-    /** True while `load(promise)` is waiting. */
-    readonly loading: boolean;
-    /** The last load failure, rejected operation or refused event, as text. */
-    readonly error: string | undefined;
-    /** Events refused because their data had no id. */
-    readonly invalidEvents: number;
-    status(id: string | number): ItemStatus;
-    /** Replaces every confirmed item (a REST snapshot); pending operations stay on top. */
-    replaceAll(items: T[]): void;
-    /** `replaceAll` from an array or a Promise of one, with `loading`/`error` kept up to date. */
-    load(items: T[] | Promise<T[]>): Promise<void>;
-    /** Applies several events with one change notification. */
-    applyBatch(events: { action: string; data: unknown }[]): void;
-    /** Shows `patch` at once; resolves with the server's item, or rolls back and rejects. */
-    performOptimisticUpdate(id: string | number, patch: Partial<T>, apiCall: () => Promise<T | void> | T | void): Promise<T | void>;
-    /** Shows `item` at once (its id may be temporary: the server's item replaces it). */
-    performOptimisticCreate(item: T, apiCall: () => Promise<T | void> | T | void): Promise<T | void>;
-    /** Hides the item at once; it comes back if the call fails. */
-    performOptimisticDelete(id: string | number, apiCall: () => Promise<unknown> | unknown): Promise<unknown>;
-    /** Calls `callback(diffs)` once per batch (the list is empty when only status changed). */
-    onChange(callback: (diffs: StoreDiff<T>[]) => void): () => void;
-    /** Unsubscribes from the client and releases everything. */
-    dispose(): void;
-    free(): void;
-}
 "#;

@@ -6,8 +6,8 @@
 //! removed, which reveals the newest confirmed state. So a revert never erases a server update
 //! that arrived meanwhile (F1), overlapping edits revert correctly in any order (F3), a delete
 //! during a pending edit does not resurrect the item (F5), and pending status lives beside the
-//! item, never inside it (F4). Every event costs O(log n): one map lookup and one fold over
-//! that item's own pending operations.
+//! item, never inside it (F4). Every event costs O(1): one slot lookup, and a fold over the
+//! pending operations only when the item has some.
 //!
 //! Superseded results: a successful operation's server result becomes confirmed state unless
 //! something newer is already there. With a version field, "newer" is a higher version; without
@@ -15,27 +15,23 @@
 //! gateway delivers one feature's events in order, so that event, usually the echo of our own
 //! write, is at least as new as the result).
 
+mod ledger;
 mod model;
 #[cfg(feature = "signals")]
 mod signals;
-mod slots;
 /// A seeded simulator that checks a store against a simulated server (see [`testkit::simulate`]).
 pub mod testkit;
 
+#[cfg(test)]
+use ledger::MAX_TOMBSTONES;
+pub use ledger::{Base, Diff, Flushed, Ledger, OpId, OpKind, Settled, Slot};
 pub use model::{item, MapItem, MapModel, Model};
 
 use crate::core::vecmap::VecMap;
-use slots::Slots;
-use std::collections::VecDeque;
+use std::collections::HashMap;
 
 /// The store under the name the JavaScript API uses.
 pub type RealtimeStore<M> = Store<M>;
-
-/// Identifies one optimistic operation.
-pub type OpId = u64;
-
-/// Deleted keys remembered so late events cannot resurrect them; the oldest are forgotten first.
-const MAX_TOMBSTONES: usize = 10_000;
 
 /// A pending optimistic operation.
 #[derive(Clone, Debug)]
@@ -46,67 +42,6 @@ pub enum Pending<M: Model> {
     Update(M::Patch),
     /// Hide the item.
     Delete,
-}
-
-#[derive(Debug)]
-struct Op<M: Model> {
-    key: M::Key,
-    kind: Pending<M>,
-    /// The item's server-event count when the operation started.
-    seen: u32,
-}
-
-struct Entry<M: Model> {
-    key: M::Key,
-    confirmed: Option<M::Item>,
-    /// Version of `confirmed`, or of the delete when `deleted`; NaN for none (8 bytes, not an
-    /// Option's 16: there is one entry per item).
-    version: f64,
-    /// A confirmed delete (tombstone): late `updated` events are ignored.
-    deleted: bool,
-    /// Server changes seen for this key (events and applied results).
-    events: u32,
-    ops: Vec<OpId>,
-    view: Option<M::Item>,
-    /// Order of appearance while visible (0 while hidden).
-    seq: u32,
-    error: Option<Box<str>>,
-    /// Changed in the current batch (listed in `Store::touched`).
-    touched: bool,
-    /// Where the item was in the last list of visible items the app built (see
-    /// [`Store::set_listed_at`]), so a list can be patched instead of rebuilt.
-    listed_at: u32,
-}
-
-impl<M: Model> Entry<M> {
-    fn new(key: M::Key) -> Self {
-        Self {
-            key,
-            confirmed: None,
-            version: f64::NAN,
-            deleted: false,
-            events: 0,
-            ops: Vec::new(),
-            view: None,
-            seq: 0,
-            error: None,
-            touched: false,
-            listed_at: u32::MAX,
-        }
-    }
-}
-
-/// A change to the visible items, reported once per batch.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Diff<K> {
-    /// A key became visible.
-    Insert(K),
-    /// A visible item changed.
-    Update(K),
-    /// A key stopped being visible.
-    Remove(K),
-    /// Everything may have changed (load / replaceAll).
-    Replace,
 }
 
 /// A server event changed fields that a pending operation also changes. Default policy: the
@@ -159,8 +94,7 @@ pub struct Changes<M: Model> {
     pub conflicts: Vec<Conflict<M>>,
     /// Operations that failed.
     pub rejections: Vec<Rejection<M::Key>>,
-    /// Keys the store no longer holds anything about (no item, no tombstone, no operation):
-    /// whoever maps keys to something else can drop them.
+    /// Keys the store no longer holds anything about (no item, no tombstone, no operation).
     pub forgotten: Vec<M::Key>,
 }
 
@@ -180,19 +114,21 @@ pub enum StoreError {
     MissingKey,
 }
 
-/// The store. See the module docs for its semantics.
+/// The store for Rust: a [`Ledger`] that decides, and the items it holds by slot. The JS
+/// `RealtimeStore` (src/js/store.js) holds its items the same way over the same ledger.
 pub struct Store<M: Model> {
     model: M,
-    entries: Slots<M>,
-    ops: VecMap<OpId, Op<M>>,
-    next_op: OpId,
-    tombstones: VecDeque<M::Key>,
-    /// Keys changed in this batch, in the order of their first change, with whether each was
-    /// visible before it.
-    touched: Vec<(M::Key, bool)>,
-    replaced: bool,
+    ledger: Ledger,
+    slots: HashMap<M::Key, Slot>,
+    keys: Vec<Option<M::Key>>,
+    free: Vec<Slot>,
+    confirmed: Vec<Option<M::Item>>,
+    views: Vec<Option<M::Item>>,
+    payloads: VecMap<OpId, Pending<M>>,
+    errors: HashMap<Slot, String>,
     conflicts: Vec<Conflict<M>>,
     rejections: Vec<Rejection<M::Key>>,
+    dirty: Vec<Slot>,
     #[cfg(feature = "signals")]
     mirror: Option<futures_signals::signal_map::MutableBTreeMap<M::Key, M::Item>>,
 }
@@ -202,14 +138,17 @@ impl<M: Model> Store<M> {
     pub fn new(model: M) -> Self {
         Self {
             model,
-            entries: Slots::default(),
-            ops: VecMap::default(),
-            next_op: 0,
-            tombstones: VecDeque::new(),
-            touched: Vec::new(),
-            replaced: false,
+            ledger: Ledger::new(),
+            slots: HashMap::new(),
+            keys: Vec::new(),
+            free: Vec::new(),
+            confirmed: Vec::new(),
+            views: Vec::new(),
+            payloads: VecMap::default(),
+            errors: HashMap::new(),
             conflicts: Vec::new(),
             rejections: Vec::new(),
+            dirty: Vec::new(),
             #[cfg(feature = "signals")]
             mirror: None,
         }
@@ -220,65 +159,76 @@ impl<M: Model> Store<M> {
         &self.model
     }
 
+    fn find(&self, key: &M::Key) -> Option<Slot> {
+        self.slots.get(key).copied()
+    }
+
+    /// The key's slot, given one if new.
+    fn slot(&mut self, key: &M::Key) -> Slot {
+        if let Some(s) = self.find(key) {
+            return s;
+        }
+        let s = self.free.pop().unwrap_or(self.keys.len() as Slot);
+        if s as usize == self.keys.len() {
+            self.keys.push(None);
+            self.confirmed.push(None);
+            self.views.push(None);
+        }
+        self.keys[s as usize] = Some(key.clone());
+        self.slots.insert(key.clone(), s);
+        s
+    }
+
+    fn at<'a, T>(list: &'a [Option<T>], slot: Option<Slot>) -> Option<&'a T> {
+        list.get(slot? as usize)?.as_ref()
+    }
+
     /// The item as the app should see it: confirmed state plus pending operations.
     pub fn get(&self, key: &M::Key) -> Option<&M::Item> {
-        self.entries.get(key)?.view.as_ref()
+        Self::at(&self.views, self.find(key))
     }
 
     /// What the server said last about the item.
     pub fn confirmed(&self, key: &M::Key) -> Option<&M::Item> {
-        self.entries.get(key)?.confirmed.as_ref()
+        Self::at(&self.confirmed, self.find(key))
     }
 
     /// Pending operations on `key`, oldest first.
     pub fn pending(&self, key: &M::Key) -> Vec<(OpId, &Pending<M>)> {
-        let Some(e) = self.entries.get(key) else { return Vec::new() };
-        e.ops.iter().map(|id| (*id, &self.op(*id).kind)).collect()
+        let Some(s) = self.find(key) else { return Vec::new() };
+        self.ledger.pending(s).filter_map(|(id, _)| Some((id, self.payloads.get(&id)?))).collect()
     }
 
     /// Number of visible items.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.ledger.len()
     }
 
     /// True when no item is visible.
     pub fn is_empty(&self) -> bool {
-        self.entries.len() == 0
+        self.ledger.is_empty()
     }
 
     /// Visible items in the order they first appeared.
     pub fn iter(&self) -> impl Iterator<Item = (&M::Key, &M::Item)> {
-        self.entries.visible().filter_map(|e| e.view.as_ref().map(|v| (&e.key, v)))
-    }
-
-    /// Records that `key`'s item is at `index` of a list of the visible items the app built.
-    pub fn set_listed_at(&mut self, key: &M::Key, index: u32) {
-        if let Some(e) = self.entries.get_mut(key) {
-            e.listed_at = index;
-        }
-    }
-
-    /// Where `key`'s item was in the last list built, if it was in one.
-    pub fn listed_at(&self, key: &M::Key) -> Option<u32> {
-        self.entries.get(key).map(|e| e.listed_at).filter(|&i| i != u32::MAX)
+        self.ledger.visible().filter_map(|s| Some((self.keys[s as usize].as_ref()?, self.views[s as usize].as_ref()?)))
     }
 
     /// Every key the store knows, visible or not (pending creates and tombstones included).
     pub fn keys(&self) -> impl Iterator<Item = &M::Key> {
-        self.entries.keys()
+        self.ledger.slots().filter_map(|s| self.keys.get(s as usize)?.as_ref())
     }
 
     /// Operations in flight, store-wide.
     pub fn pending_count(&self) -> usize {
-        self.ops.len()
+        self.ledger.pending_count()
     }
 
     /// Pending count and last error of one item.
     pub fn status(&self, key: &M::Key) -> Status<'_> {
-        match self.entries.get(key) {
-            Some(e) => Status { pending: e.ops.len(), error: e.error.as_deref() },
-            None => Status { pending: 0, error: None },
-        }
+        let Some(s) = self.find(key) else { return Status { pending: 0, error: None } };
+        let (pending, failed) = self.ledger.status(s);
+        Status { pending: pending as usize, error: self.errors.get(&s).filter(|_| failed).map(String::as_str) }
     }
 
     /// A `created` event: inserts or replaces the item.
@@ -291,72 +241,49 @@ impl<M: Model> Store<M> {
         self.server_item(item, false)
     }
 
+    fn server_item(&mut self, item: M::Item, created: bool) -> Result<(), StoreError> {
+        let key = self.model.key(&item).ok_or(StoreError::MissingKey)?;
+        let slot = self.slot(&key);
+        let version = self.model.version(&item);
+        if self.ledger.server(slot, version, created) {
+            self.confirm(slot, item);
+        }
+        self.settle();
+        Ok(())
+    }
+
+    /// Keeps `item` as the slot's confirmed item, first reporting the conflicts the ledger found
+    /// with pending patches.
+    fn confirm(&mut self, slot: Slot, item: M::Item) {
+        let found: Vec<(Slot, OpId)> = self.ledger.take_conflicts().collect();
+        for (s, op) in found {
+            let (Some(old), Some(Pending::Update(patch)), Some(key)) =
+                (Self::at(&self.confirmed, Some(s)), self.payloads.get(&op), Self::at(&self.keys, Some(s)))
+            else {
+                continue;
+            };
+            self.conflicts.extend(conflict(&self.model, key.clone(), op, old, &item, patch));
+        }
+        self.confirmed[slot as usize] = Some(item);
+    }
+
     /// A `deleted` event. `version`, if known, guards against older events that arrive later.
     pub fn deleted(&mut self, key: M::Key, version: Option<f64>) {
-        let e = self.entries.get_or_insert(&key);
-        if let Some(new) = version {
-            if new <= e.version {
-                return;
-            }
-        }
-        let version = version.unwrap_or(e.version);
-        if e.deleted && e.confirmed.is_none() {
-            // Already gone (a duplicate, or the echo of our own delete): only learn its version,
-            // so older events still in flight stay ignored.
-            e.version = version;
-            return;
-        }
-        e.events += 1;
-        e.confirmed = None;
-        e.deleted = true;
-        e.version = version;
-        self.tombstones.push_back(key.clone());
-        self.prune_tombstones();
-        self.refresh(&key);
+        let slot = self.slot(&key);
+        self.ledger.deleted(slot, version);
+        self.settle();
     }
 
     /// Replaces every confirmed item with a fresh snapshot (initial load, or resync after a
     /// gap). Pending operations stay on top. Reported as one `Replace`.
     pub fn replace_all(&mut self, items: Vec<M::Item>) -> Result<(), StoreError> {
-        let mut fresh = Vec::with_capacity(items.len());
-        for item in items {
-            let key = self.model.key(&item).ok_or(StoreError::MissingKey)?;
-            fresh.push((key, item));
+        let keys = items.iter().map(|i| self.model.key(i).ok_or(StoreError::MissingKey)).collect::<Result<Vec<_>, _>>()?;
+        let fresh: Vec<(Slot, Option<f64>)> = keys.iter().zip(&items).map(|(k, i)| (self.slot(k), self.model.version(i))).collect();
+        self.ledger.replace_all(&fresh);
+        for ((slot, _), item) in fresh.into_iter().zip(items) {
+            self.confirmed[slot as usize] = Some(item);
         }
-        // Keys missing from the snapshot become tombstones that keep their version, so an older
-        // event still in flight cannot bring them back.
-        let old: Vec<M::Key> = self.entries.keys().cloned().collect();
-        for key in &old {
-            let e = self.entries.get_mut(key).expect("listed above");
-            if e.confirmed.take().is_some() {
-                e.deleted = true;
-                self.tombstones.push_back(key.clone());
-            }
-            e.events += 1;
-        }
-        // Sized once: a snapshot of n items allocates its table once, not log n times.
-        self.entries.reserve(fresh.len());
-        self.touched.reserve(fresh.len());
-        let mut order = Vec::with_capacity(fresh.len());
-        for (key, item) in fresh {
-            let version = self.model.version(&item);
-            let e = self.entries.get_or_insert(&key);
-            e.confirmed = Some(item);
-            e.version = version.unwrap_or(f64::NAN);
-            e.deleted = false;
-            order.push(key);
-        }
-        self.prune_tombstones();
-        // New items appear in the snapshot's order; then the old keys it left out are hidden.
-        for key in order {
-            self.refresh(&key);
-        }
-        for key in old {
-            if self.entries.get(&key).is_some_and(|e| e.confirmed.is_none()) {
-                self.refresh(&key);
-            }
-        }
-        self.replaced = true;
+        self.settle();
         Ok(())
     }
 
@@ -376,206 +303,122 @@ impl<M: Model> Store<M> {
         self.begin(key, Pending::Delete)
     }
 
-    fn begin(&mut self, key: M::Key, kind: Pending<M>) -> OpId {
-        self.next_op += 1;
-        let id = self.next_op;
-        let e = self.entries.get_or_insert(&key);
-        e.ops.push(id);
-        let seen = e.events;
-        self.ops.insert(id, Op { key: key.clone(), kind, seen });
-        self.refresh(&key);
+    fn begin(&mut self, key: M::Key, pending: Pending<M>) -> OpId {
+        let slot = self.slot(&key);
+        let kind = match pending {
+            Pending::Create(_) => OpKind::Create,
+            Pending::Update(_) => OpKind::Update,
+            Pending::Delete => OpKind::Delete,
+        };
+        // The payload is in place before the ledger asks for the view that uses it.
+        let id = self.ledger.begin(slot, kind);
+        self.payloads.insert(id, pending);
+        self.settle();
         id
     }
 
     /// The operation succeeded. `result` is the server's item (for a create with a temporary
     /// id, it carries the real one). Without a result, an update's patch is taken as accepted.
     pub fn succeed(&mut self, op: OpId, result: Option<M::Item>) -> Result<(), StoreError> {
-        let Some(op) = self.remove_op(op) else { return Ok(()) };
-        if let Some(e) = self.entries.get_mut(&op.key) {
-            e.error = None;
-        }
-        match (op.kind, result) {
-            (Pending::Delete, _) => {
-                if self.unchanged_since(&op.key, op.seen) {
-                    let version = self.entries.get(&op.key).map_or(f64::NAN, |e| e.version);
-                    self.deleted(op.key.clone(), None);
-                    if let Some(e) = self.entries.get_mut(&op.key) {
-                        e.version = version;
-                    }
-                }
-            }
-            (_, Some(item)) => {
+        let result = match result {
+            Some(item) => {
                 let key = self.model.key(&item).ok_or(StoreError::MissingKey)?;
-                let superseded = if self.model.version(&item).is_some() {
-                    false // the version guard in server_item decides
-                } else if key == op.key {
-                    !self.unchanged_since(&key, op.seen)
-                } else {
-                    // A temporary id became a real one: the created echo may have come first.
-                    self.entries.get(&key).is_some_and(|e| e.confirmed.is_some() || e.deleted)
-                };
-                if !superseded {
-                    self.server_item(item, false)?;
-                }
+                let slot = self.slot(&key);
+                Some((slot, self.model.version(&item), item))
             }
-            (Pending::Update(patch), None) => {
-                if self.unchanged_since(&op.key, op.seen) {
-                    if let Some(base) = self.entries.get(&op.key).and_then(|e| e.confirmed.clone()) {
-                        let merged = self.model.apply(&base, &patch);
-                        let e = self.entries.get_mut(&op.key).expect("has confirmed");
-                        e.confirmed = Some(merged);
-                        e.events += 1;
-                    }
-                }
-            }
-            (Pending::Create(item), None) => {
-                if self.unchanged_since(&op.key, op.seen) {
-                    let e = self.entries.get_or_insert(&op.key);
-                    e.confirmed = Some(item);
-                    e.deleted = false;
-                    e.events += 1;
-                }
-            }
+            None => None,
+        };
+        if let Some(s) = self.ledger.op_slot(op) {
+            self.errors.remove(&s);
         }
-        self.refresh(&op.key);
+        match (self.ledger.succeed(op, result.as_ref().map(|(s, v, _)| (*s, *v))), result) {
+            (Settled::Result(slot), Some((_, _, item))) => self.confirm(slot, item),
+            (Settled::Merge(slot), _) => {
+                if let (Some(base), Some(Pending::Update(patch))) = (Self::at(&self.confirmed, Some(slot)), self.payloads.get(&op)) {
+                    self.confirmed[slot as usize] = Some(self.model.apply(base, patch));
+                }
+            }
+            (Settled::Confirm(slot), _) => {
+                if let Some(Pending::Create(item)) = self.payloads.get(&op) {
+                    self.confirmed[slot as usize] = Some(item.clone());
+                }
+            }
+            _ => {}
+        }
+        self.payloads.remove(&op);
+        self.settle();
         Ok(())
     }
 
     /// The operation failed: it is removed and the item shows its newest confirmed state.
     pub fn fail(&mut self, op: OpId, error: String) {
-        let Some(removed) = self.remove_op(op) else { return };
-        if let Some(e) = self.entries.get_mut(&removed.key) {
-            e.error = Some(error.as_str().into());
+        let Some(slot) = self.ledger.fail(op) else { return };
+        self.payloads.remove(&op);
+        if let Some(key) = Self::at(&self.keys, Some(slot)) {
+            self.rejections.push(Rejection { key: key.clone(), op, error: error.clone() });
         }
-        self.rejections.push(Rejection { key: removed.key.clone(), op, error });
-        self.refresh(&removed.key);
+        self.errors.insert(slot, error);
+        self.settle();
     }
 
     /// Ends the batch: returns what changed since the last flush, for one notification.
     pub fn flush(&mut self) -> Changes<M> {
-        let touched = std::mem::take(&mut self.touched);
-        let diffs = if std::mem::take(&mut self.replaced) {
-            for (key, _) in &touched {
-                if let Some(e) = self.entries.get_mut(key) {
-                    e.touched = false;
-                }
-            }
-            vec![Diff::Replace]
-        } else {
-            touched
-                .into_iter()
-                .filter_map(|(key, was)| {
-                    // A key removed and known again within the batch is listed twice: the
-                    // first listing reports it, against its state now.
-                    let e = self.entries.get_mut(&key);
-                    if e.as_ref().is_some_and(|e| !e.touched) {
-                        return None;
-                    }
-                    let now = e.is_some_and(|e| {
-                        e.touched = false;
-                        e.view.is_some()
-                    });
-                    match (was, now) {
-                        (false, true) => Some(Diff::Insert(key)),
-                        (true, true) => Some(Diff::Update(key)),
-                        (true, false) => Some(Diff::Remove(key)),
-                        (false, false) => None,
-                    }
-                })
-                .collect()
-        };
+        let Flushed { diffs, forgotten } = self.ledger.flush();
+        let key = |s: Slot| self.keys[s as usize].clone().expect("a slot the ledger reports has a key");
+        let diffs: Vec<Diff<M::Key>> = diffs
+            .into_iter()
+            .map(|d| match d {
+                Diff::Insert(s) => Diff::Insert(key(s)),
+                Diff::Update(s) => Diff::Update(key(s)),
+                Diff::Remove(s) => Diff::Remove(key(s)),
+                Diff::Replace => Diff::Replace,
+            })
+            .collect();
         #[cfg(feature = "signals")]
         self.publish(&diffs);
-        let mut forgotten = std::mem::take(&mut self.entries.forgotten);
-        forgotten.retain(|k| self.entries.get(k).is_none());
-        Changes {
-            diffs,
-            conflicts: std::mem::take(&mut self.conflicts),
-            rejections: std::mem::take(&mut self.rejections),
-            forgotten,
-        }
-    }
-
-    fn server_item(&mut self, item: M::Item, created: bool) -> Result<(), StoreError> {
-        let key = self.model.key(&item).ok_or(StoreError::MissingKey)?;
-        let version = self.model.version(&item);
-        let e = self.entries.get_or_insert(&key);
-        match (version, e.version) {
-            (Some(new), old) if new <= old => return Ok(()), // stale or duplicate (never with NaN)
-            (None, _) if e.deleted && !created => return Ok(()),   // late update of a deleted item
-            _ => {}
-        }
-        if let Some(old) = &e.confirmed {
-            let mut found = Vec::new();
-            for op in &e.ops {
-                if let Pending::Update(patch) = &self.ops.get(op).expect("an entry lists only live operations").kind {
-                    found.push(conflict(&self.model, key.clone(), *op, old, &item, patch));
-                }
+        let mut gone = Vec::with_capacity(forgotten.len());
+        for s in forgotten {
+            if let Some(k) = self.keys[s as usize].take() {
+                self.slots.remove(&k);
+                gone.push(k);
             }
-            self.conflicts.extend(found.into_iter().flatten());
+            self.confirmed[s as usize] = None;
+            self.views[s as usize] = None;
+            self.errors.remove(&s);
+            self.free.push(s);
         }
-        let e = self.entries.get_mut(&key).expect("inserted above");
-        e.confirmed = Some(item);
-        e.version = version.unwrap_or(f64::NAN);
-        e.deleted = false;
-        e.events += 1;
-        self.refresh(&key);
-        Ok(())
+        Changes { diffs, conflicts: std::mem::take(&mut self.conflicts), rejections: std::mem::take(&mut self.rejections), forgotten: gone }
     }
 
-    fn unchanged_since(&self, key: &M::Key, seen: u32) -> bool {
-        self.entries.get(key).is_some_and(|e| e.events == seen)
-    }
-
-    fn op(&self, id: OpId) -> &Op<M> {
-        self.ops.get(&id).expect("an entry lists only live operations")
-    }
-
-    fn remove_op(&mut self, id: OpId) -> Option<Op<M>> {
-        let op = self.ops.remove(&id)?;
-        if let Some(e) = self.entries.get_mut(&op.key) {
-            e.ops.retain(|x| *x != id);
-        }
-        Some(op)
-    }
-
-    /// Recomputes one key's view from its confirmed state and pending operations.
-    fn refresh(&mut self, key: &M::Key) {
-        let Some(e) = self.entries.get_mut(key) else { return };
-        let was = e.view.is_some();
-        if !std::mem::replace(&mut e.touched, true) {
-            self.touched.push((key.clone(), was));
-        }
-        let mut view = e.confirmed.clone();
-        for id in &e.ops {
-            view = match (&self.ops.get(id).expect("an entry lists only live operations").kind, view) {
-                (Pending::Create(item), None) => Some(item.clone()),
-                (Pending::Create(_), existing @ Some(_)) => existing, // the server's copy wins
-                (Pending::Update(patch), Some(v)) => Some(self.model.apply(&v, patch)),
-                (Pending::Update(_), None) => None,
-                (Pending::Delete, _) => None,
+    /// Rebuilds the views the ledger says changed, and drops confirmed items it no longer has.
+    fn settle(&mut self) {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        let mut more = Vec::new();
+        self.ledger.take_dirty(&mut more);
+        dirty.append(&mut more);
+        let mut patches = Vec::new();
+        for &s in &dirty {
+            let i = s as usize;
+            if !self.ledger.has_confirmed(s) {
+                self.confirmed[i] = None;
+            }
+            let mut view = match self.ledger.view(s, &mut patches) {
+                None => None,
+                Some(Base::Confirmed) => self.confirmed[i].clone(),
+                Some(Base::Created(op)) => match self.payloads.get(&op) {
+                    Some(Pending::Create(item)) => Some(item.clone()),
+                    _ => None,
+                },
             };
-        }
-        let now = view.is_some();
-        e.view = view;
-        let forget = !now && e.confirmed.is_none() && e.ops.is_empty() && !e.deleted && e.error.is_none();
-        if was != now {
-            self.entries.set_visible(key, now);
-        }
-        if forget {
-            self.entries.remove(key);
-        }
-    }
-
-    fn prune_tombstones(&mut self) {
-        while self.tombstones.len() > MAX_TOMBSTONES {
-            let Some(key) = self.tombstones.pop_front() else { break };
-            if let Some(e) = self.entries.get_mut(&key) {
-                if e.deleted && e.confirmed.is_none() && e.ops.is_empty() {
-                    self.entries.remove(&key);
+            for op in &patches {
+                if let (Some(v), Some(Pending::Update(p))) = (&view, self.payloads.get(op)) {
+                    view = Some(self.model.apply(v, p));
                 }
             }
+            self.views[i] = view;
         }
+        dirty.clear();
+        self.dirty = dirty;
     }
 }
 

@@ -1,0 +1,142 @@
+// The package's entry, declared by hand: the classes are JS (src/js/client.js, src/js/store.js)
+// over the wasm's numeric API; their option, event and error types are generated from the Rust
+// declarations into glue.d.ts (tsify) and re-exported here. tests/ts/api.mjs checks that every
+// declared member exists on the classes and the other way round; tests/ts/consumer.ts calls them.
+import type { InitInput, InitOutput, SyncInitInput } from './glue.js';
+import type {
+    ClientOptions, ClientStats, ConnectionStatus, OutgoingEvent, RealtimeErrorEvent, StopReason, WebSocketMessage,
+    StoreOptions, StoreDiff, ItemStatus,
+} from './glue.js';
+export type * from './glue.js';
+
+/** Loads the wasm module (fetched beside this file unless `module_or_path` says where); call
+ *  it once before creating a client. Resolves with the module's exports. */
+export default function init(module_or_path?: { module_or_path: InitInput | Promise<InitInput> } | InitInput | Promise<InitInput>): Promise<InitOutput>;
+/** `init` for an already compiled module or bytes, synchronously. */
+export function initSync(module: { module: SyncInitInput } | SyncInitInput): InitOutput;
+
+/**
+ * One WebSocket to the gateway, carrying every feature's events.
+ */
+export class RealtimeClient {
+    free(): void;
+    /**
+     * Connects, and keeps reconnecting until `disconnect()`. A `token` given here replaces the
+     * one from the options. Does nothing if already connected or connecting.
+     */
+    connect(token?: string | null): void;
+    /**
+     * Closes the socket, cancels every timer and drops every subscription; no reconnect follows.
+     */
+    disconnect(): void;
+    /**
+     * Creates a disconnected client. Throws `LivestateError` (`invalidOptions`) naming the bad option.
+     */
+    constructor(options: ClientOptions);
+    /**
+     * Calls `callback(event)` for invalid frames, throwing subscribers, gateway errors and
+     * token failures. Returns a function that removes it.
+     */
+    onError(callback: (event: RealtimeErrorEvent) => void): () => void;
+    /**
+     * Calls `callback(feature)` when events of `feature` were lost for good (the gateway
+     * restarted, or the client was away longer than the gateway's history): state built from
+     * that feature's events must be reloaded. Stores with a `reload` option do it themselves.
+     * Returns a function that removes the listener.
+     */
+    onResync(callback: (feature: string) => void): () => void;
+    /**
+     * Calls `callback(status, reason)` on every status change. Returns a function that removes it.
+     */
+    onStatus(callback: (status: ConnectionStatus, reason?: StopReason) => void): () => void;
+    /**
+     * Publishes an event through the gateway (which must allow client publishing). Resolves
+     * once written to the socket. Without an outbox, throws `LivestateError` `notConnected`
+     * at once unless connected; with one, the message waits for the next connect and the
+     * promise rejects with `outboxFull`, `outboxExpired` or `disconnected` if it cannot go.
+     * Throws `invalidArgument` for a malformed event.
+     */
+    send(event: OutgoingEvent<unknown>): Promise<void>;
+    /**
+     * Counters of frames, deliveries and failures.
+     */
+    stats(): ClientStats;
+    /**
+     * Calls `callback(data, message)` for every event of `entity` within `feature`.
+     */
+    subscribeToEntity(feature: string, entity: string, callback: (data: any, message: WebSocketMessage<any>) => void): Subscription;
+    /**
+     * Calls `callback(data, message)` for `feature.entity.action` events.
+     */
+    subscribeToEvent(feature: string, entity: string, action: string, callback: (data: any, message: WebSocketMessage<any>) => void): Subscription;
+    /**
+     * Calls `callback(data, message)` for every event of `feature`.
+     */
+    subscribeToFeature(feature: string, callback: (data: any, message: WebSocketMessage<any>) => void): Subscription;
+    /**
+     * Failed reconnect attempts since the last successful connect.
+     */
+    readonly reconnectAttempts: number;
+    /**
+     * Why the client is `disconnected`, if it stopped for a reason.
+     */
+    readonly statusReason: StopReason | undefined;
+    /**
+     * `'connected' | 'disconnected' | 'reconnecting'`.
+     */
+    readonly status: ConnectionStatus;
+}
+
+/**
+ * A subscription made with `subscribeToFeature`, `subscribeToEntity` or `subscribeToEvent`.
+ */
+export class Subscription {
+    private constructor();
+    free(): void;
+    /**
+     * Stops delivery to this callback. Safe to call more than once.
+     */
+    unsubscribe(): void;
+    /**
+     * True until `unsubscribe()` or the client's `disconnect()`.
+     */
+    readonly active: boolean;
+}
+
+/** A keyed store of one entity's items, fed by the client's events. */
+export class RealtimeStore<T extends object = any> {
+    constructor(client: RealtimeClient, feature: string, entity: string, options?: StoreOptions<T>);
+    /** Visible items in the order they first appeared. Unchanged items keep their identity
+     *  between calls, and the array itself is the same until something changes. */
+    items(): T[];
+    /** The item as the app should see it (confirmed state plus pending operations). */
+    get(id: string | number): T | undefined;
+    /** Number of visible items. */
+    readonly size: number;
+    /** Operations in flight, store-wide. */
+    readonly pendingCount: number;
+    /** True while `load(promise)` is waiting. */
+    readonly loading: boolean;
+    /** The last load failure, rejected operation or refused event, as text. */
+    readonly error: string | undefined;
+    /** Events refused because their data had no id. */
+    readonly invalidEvents: number;
+    status(id: string | number): ItemStatus;
+    /** Replaces every confirmed item (a REST snapshot); pending operations stay on top. */
+    replaceAll(items: T[]): void;
+    /** `replaceAll` from an array or a Promise of one, with `loading`/`error` kept up to date. */
+    load(items: T[] | Promise<T[]>): Promise<void>;
+    /** Applies several events with one change notification. */
+    applyBatch(events: { action: string; data: unknown }[]): void;
+    /** Shows `patch` at once; resolves with the server's item, or rolls back and rejects. */
+    performOptimisticUpdate(id: string | number, patch: Partial<T>, apiCall: () => Promise<T | void> | T | void): Promise<T | void>;
+    /** Shows `item` at once (its id may be temporary: the server's item replaces it). */
+    performOptimisticCreate(item: T, apiCall: () => Promise<T | void> | T | void): Promise<T | void>;
+    /** Hides the item at once; it comes back if the call fails. */
+    performOptimisticDelete(id: string | number, apiCall: () => Promise<unknown> | unknown): Promise<unknown>;
+    /** Calls `callback(diffs)` once per batch (the list is empty when only status changed). */
+    onChange(callback: (diffs: StoreDiff<T>[]) => void): () => void;
+    /** Unsubscribes from the client and releases everything. */
+    dispose(): void;
+    free(): void;
+}
