@@ -57,7 +57,7 @@ step "typings: tsc --strict on a consumer of pkg/"
 bash scripts/build-pkg.sh --dev >/dev/null
 tsc -p tests/ts
 echo "tsc --strict: 1 passed, 0 failed" | tee -a "$log"
-run node tests/ts/store-api.mjs
+run node tests/ts/api.mjs
 
 step "end-to-end: the demo page and the Angular example in headless Chromium (playwright-core)"
 bash scripts/build-demo.sh --dev

@@ -78,8 +78,6 @@ pub struct BackoffOptions {
     pub jitter: Option<f64>,
 }
 
-/// Where tokens come from.
-
 /// Counters the app can read with `stats()`; nothing is dropped without one of these moving.
 #[derive(Tsify, Serialize)]
 #[serde(rename_all = "camelCase")]
