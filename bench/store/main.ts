@@ -137,12 +137,21 @@ async function run() {
   gc();
   const heapBefore = heap();
   const variant = VARIANT === 'a' ? await livestate() : VARIANT === 'r' ? await livestate(false) : VARIANT === 'b' ? seed() : VARIANT === 'c' ? ngrx() : floor();
-  // Warm up (JIT, first allocations), then size the timed run to about a second.
-  let probe = frames(Math.min(2000, Math.max(20, 2_000_000 / SIZE)));
+  // Memory the variant adds to hold the SIZE items (the item objects are the benchmark's, made
+  // before): measured here, before any event, since each variant retains the items of however
+  // many events it got through in its second, which would blur the comparison.
+  gc();
+  const heapBytes = heap() - heapBefore;
+  const wasmBytes = 'wasmBytes' in variant ? (variant as { wasmBytes: () => number }).wasmBytes() : 0;
+  // Warm up (JIT tiers, first allocations) on up to 4 000 events or 300 ms, whichever comes
+  // first, then size the timed run to about a second.
+  let warmed = 0;
   let t = performance.now();
-  await variant.apply(probe);
-  const perEvent = Math.max((performance.now() - t) / probe.length, 1e-4);
-  probe = [];
+  for (let n = 20; warmed < 4000 && performance.now() - t < 300; n = Math.min(2 * n, 4000 - warmed)) {
+    await variant.apply(frames(n));
+    warmed += n;
+  }
+  const perEvent = Math.max((performance.now() - t) / warmed, 1e-4);
   const count = Math.round(Math.min(200_000, Math.max(50, 1000 / perEvent)));
   let timed = frames(count);
   const bytes = timed.reduce((n, f) => n + f.length, 0) / count;
@@ -153,10 +162,7 @@ async function run() {
   const seen = variant.read(last.data.id);
   const ms = performance.now() - t;
   if (!seen || seen.version !== last.data.version) throw new Error(`${VARIANT}: the last update was not applied`);
-  timed = []; // the frames are the benchmark's, not the store's
-  gc();
-  const heapBytes = heap() - heapBefore;
-  const wasmBytes = 'wasmBytes' in variant ? (variant as { wasmBytes: () => number }).wasmBytes() : 0;
+  timed = [];
   return { variant: VARIANT, size: SIZE, events: count, ms, eventsPerSec: (count / ms) * 1000, frameBytes: bytes, heapBytes, wasmBytes };
 }
 

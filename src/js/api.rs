@@ -33,6 +33,8 @@ struct State {
     actions: Vec<Action>,
     patches: Vec<u64>,
     dirty: Vec<u32>,
+    /// The other output buffer of store calls, which read one while writing the other.
+    spare: Vec<f64>,
 }
 
 thread_local!(static STATE: RefCell<State> = RefCell::new(State::default()));
@@ -415,14 +417,17 @@ pub extern "C" fn ls_store_free(c: u32, store: u32) -> f64 {
 }
 
 /// Runs `f` on a store's ledger, then writes the store record: `f`'s result, the conflicts
-/// found (n, then slot and operation × n), and the views to rebuild (n, then per slot: slot,
-/// has a confirmed item, base (0 hidden, 1 confirmed, 2 a create's item), that create's
-/// operation, m, then m update operations).
+/// found (n, then slot and operation × n), and the views to rebuild: n, then per slot one
+/// number, 16 × slot + 1 if it has a confirmed item + 2 × base (0 hidden, 1 confirmed, 2 a
+/// create's item) + 8 if update operations apply on top; then that create's operation if base
+/// is 2, and the count and ids of those update operations if any. A snapshot's plain items
+/// (confirmed, nothing on top) thus take one number each.
 fn store_call(c: u32, store: u32, f: impl FnOnce(&mut Ledger, &[f64]) -> f64) -> f64 {
     STATE.with(|st| {
         let st = &mut *st.borrow_mut();
-        let input = std::mem::take(&mut st.io);
-        let mut io = Vec::new();
+        let mut input = std::mem::take(&mut st.io);
+        let mut io = std::mem::take(&mut st.spare);
+        io.clear();
         let r = match st.clients.get_mut(c as usize).and_then(Option::as_mut).and_then(|s| s.store(store)) {
             Some(l) => {
                 let r = f(l, &input);
@@ -432,8 +437,11 @@ fn store_call(c: u32, store: u32, f: impl FnOnce(&mut Ledger, &[f64]) -> f64) ->
             None => -1.0,
         };
         st.io = io;
-        // The input's allocation is not kept: a snapshot's can be large.
-        drop(input);
+        // Kept for the next call (no allocation per event), unless a snapshot made it large.
+        if input.capacity() <= 4096 {
+            input.clear();
+            st.spare = input;
+        }
         publish(&st.io);
         r
     })
@@ -451,12 +459,17 @@ fn store_out(l: &mut Ledger, r: f64, io: &mut Vec<f64>, dirty: &mut Vec<u32>, pa
     io.push(dirty.len() as f64);
     for &slot in dirty.iter() {
         let (base, op) = match l.view(slot, patches) {
-            None => (0.0, 0.0),
-            Some(Base::Confirmed) => (1.0, 0.0),
-            Some(Base::Created(op)) => (2.0, op as f64),
+            None => (0, None),
+            Some(Base::Confirmed) => (1, None),
+            Some(Base::Created(op)) => (2, Some(op)),
         };
-        io.extend([slot.into(), (l.has_confirmed(slot) as u8).into(), base, op, patches.len() as f64]);
-        io.extend(patches.iter().map(|&p| p as f64));
+        let flags = l.has_confirmed(slot) as u32 + 2 * base + 8 * !patches.is_empty() as u32;
+        io.push(f64::from(slot) * 16.0 + f64::from(flags));
+        io.extend(op.map(|op| op as f64));
+        if !patches.is_empty() {
+            io.push(patches.len() as f64);
+            io.extend(patches.iter().map(|&p| p as f64));
+        }
     }
 }
 
@@ -479,13 +492,19 @@ pub extern "C" fn ls_store_deleted(c: u32, store: u32, slot: u32, version: f64) 
     })
 }
 
-/// A snapshot: the input buffer holds `n` pairs of slot and version (NaN for none).
+/// A snapshot, in parts: the input buffer holds `n` pairs of slot and version (NaN for none).
+/// `part` is 1 for the first part (`top` is one more than the snapshot's highest slot), 2 for
+/// the last, 3 for a snapshot in one part, 0 for one in between.
 #[no_mangle]
-pub extern "C" fn ls_store_replace(c: u32, store: u32, n: u32) -> f64 {
+pub extern "C" fn ls_store_replace(c: u32, store: u32, n: u32, top: u32, part: u32) -> f64 {
     store_call(c, store, |l, input| {
-        let items: Vec<(u32, Option<f64>)> =
-            input.chunks_exact(2).take(n as usize).map(|p| (p[0] as u32, (!p[1].is_nan()).then_some(p[1]))).collect();
-        l.replace_all(&items);
+        if part & 1 != 0 {
+            l.replace_begin(top as usize);
+        }
+        l.replace_part(input.chunks_exact(2).take(n as usize).map(|p| (p[0] as u32, (!p[1].is_nan()).then_some(p[1]))));
+        if part & 2 != 0 {
+            l.replace_end();
+        }
         0.0
     })
 }

@@ -10,7 +10,7 @@ import {
 } from './boundary.js';
 
 /** The wasm exports and views of its memory, set by `install` (the package's `init`). */
-export const wasm = { x: undefined, f: undefined, u: undefined, header: 0 };
+export const wasm = { x: undefined, f: undefined, u: undefined, header: 0, at: 0, n: 0 };
 
 /** Called once the module is instantiated, with its exports. */
 export function install(exports) {
@@ -19,26 +19,36 @@ export function install(exports) {
   wasm.header = exports.ls_header() >>> 2;
 }
 
+/** The memory as f64s. A grown memory detaches the old buffer, and views of a detached
+ *  buffer have length 0: that is the cue to make new ones (no buffer getter per call). */
 function views() {
-  const b = wasm.x.memory.buffer;
-  if (!wasm.f || wasm.f.buffer !== b) {
+  if (!wasm.f || wasm.f.length === 0) {
+    const b = wasm.x.memory.buffer;
     wasm.f = new Float64Array(b);
     wasm.u = new Uint32Array(b);
   }
+  return wasm.f;
 }
 
-/** The last call's output, read in place: valid until the next call into wasm. */
+/** Where the last call's output is (wasm.at, wasm.n numbers long), in the memory returned:
+ *  the hot path reads it in place without making a view. Valid until the next call into wasm. */
+export function out() {
+  const f = views();
+  wasm.at = wasm.u[wasm.header] >>> 3;
+  wasm.n = wasm.u[wasm.header + 1];
+  return f;
+}
+
+/** The last call's output as a view. */
 export function output() {
-  views();
-  const at = wasm.u[wasm.header] >>> 3;
-  return wasm.f.subarray(at, at + wasm.u[wasm.header + 1]);
+  const f = out();
+  return f.subarray(wasm.at, wasm.at + wasm.n);
 }
 
 /** Room for `n` numbers of input to the next call. */
 export function input(n) {
   const at = wasm.x.ls_input(n) >>> 3;
-  views();
-  return wasm.f.subarray(at, at + n);
+  return views().subarray(at, at + n);
 }
 
 const utf8 = new TextEncoder();
@@ -109,11 +119,11 @@ export class RealtimeClient {
   _act(r) {
     const o = output();
     if (o.length === 0) return r;
-    const out = o.slice();
+    const records = o.slice();
     const notices = [];
     this._busy = true;
     try {
-      this._perform(out, notices, undefined);
+      this._perform(records, notices, undefined);
     } finally {
       this._busy = false;
     }
@@ -265,20 +275,22 @@ export class RealtimeClient {
   _event(gen, feature, entity, action, seq, epoch, message, data, inBatch) {
     if (this._busy) return false;
     wasm.x.ls_event(this._c, gen, feature, entity, action, seq, epoch, inBatch ? 1 : 0, Date.now());
-    const o = output();
+    const f = out();
+    const at = wasm.at;
+    const n = wasm.n;
     // The common case, an event and nothing else to do: read the route in place.
-    if (o.length >= 3 && o[0] === 16 && o.length === 3 + o[2]) {
-      if (o[2] === 1) this._deliver(o[3], o[1], action, data, message);
-      else this._dispatch(o.slice(3), o[1], action, data, message);
+    if (n >= 3 && f[at] === 16 && n === 3 + f[at + 2]) {
+      if (f[at + 2] === 1) this._deliver(f[at + 3], f[at + 1], action, data, message);
+      else this._dispatch(f.slice(at + 3, at + n), f[at + 1], action, data, message);
       return true;
     }
-    if (o.length === 0) return true;
-    const out = o.slice();
+    if (n === 0) return true;
+    const records = f.slice(at, at + n);
     const notices = [];
     const route = [];
     this._busy = true;
     try {
-      this._perform(out, notices, route);
+      this._perform(records, notices, route);
     } finally {
       this._busy = false;
     }

@@ -3,11 +3,13 @@
 // changes apply, what a view is made of, what reverts, what changed in a batch); this class
 // holds the items, by slot, and does what the ledger's records say: keep or drop a confirmed
 // item, rebuild a view from its recipe, report conflicts, diffs and rejections, call hooks.
-import { wasm, output, input } from './client.js';
+import { wasm, out, output, input } from './client.js';
 import { Keys, checkName, describe, itemVersion, livestateError, patchItems, storeOptions } from './boundary.js';
 
 const invalid = (message) => livestateError(2, message);
 const OPS = ['created', 'updated', 'deleted'];
+/** Items per part of a snapshot handed to wasm. */
+const PART = 2048;
 const finite = (v) => (Number.isFinite(v) ? v : NaN);
 
 export class RealtimeStore {
@@ -50,9 +52,9 @@ export class RealtimeStore {
   /** Reads the store record the last ledger call wrote: conflicts found (against `item`, the
    *  new confirmed item of `slot`), then the views to rebuild. */
   _record(slot, item) {
-    const o = output();
-    if (o.length === 0) return;
-    let i = 1;
+    const o = out();
+    if (wasm.n === 0) return;
+    let i = wasm.at + 1;
     const conflicts = o[i++];
     if (slot >= 0) {
       const old = this._confirmed[slot];
@@ -61,18 +63,23 @@ export class RealtimeStore {
     }
     i += 2 * conflicts;
     const n = o[i++];
+    // Per view: 16 × slot + flags (1 confirmed item kept, 2 × base, 8 patches follow); see
+    // store_call in api.rs.
     for (let k = 0; k < n; k++) {
-      const s = o[i];
-      if (!o[i + 1]) this._confirmed[s] = undefined;
-      const base = o[i + 2];
-      let view = base === 0 ? undefined : base === 1 ? this._confirmed[s] : this._payloads.get(o[i + 3]);
-      const m = o[i + 4];
-      for (let j = 0; j < m; j++) {
-        const patch = this._payloads.get(o[i + 5 + j]);
-        if (view !== undefined && patch !== undefined) view = Object.assign({}, view, patch);
+      const head = o[i++];
+      const flags = head % 16;
+      const s = (head - flags) / 16;
+      if (!(flags & 1)) this._confirmed[s] = undefined;
+      const base = (flags >> 1) & 3;
+      let view = base === 0 ? undefined : base === 1 ? this._confirmed[s] : this._payloads.get(o[i++]);
+      if (flags & 8) {
+        const m = o[i++];
+        for (let j = 0; j < m; j++) {
+          const patch = this._payloads.get(o[i++]);
+          if (view !== undefined && patch !== undefined) view = Object.assign({}, view, patch);
+        }
       }
       this._views[s] = view;
-      i += 5 + m;
     }
   }
 
@@ -98,15 +105,14 @@ export class RealtimeStore {
     if (this._sid < 0) return;
     const c = this._client._c;
     const h = this._hooks;
-    let hook;
-    let args;
     if (op < 2) {
       const slot = this._keys.of(data, this._key);
       if (slot < 0) return this._refuse(action);
       const version = this._version ? finite(itemVersion(data, this._version)) : NaN;
       const applied = wasm.x.ls_store_server(c, this._sid, slot, op, version);
       this._record(applied === 1 ? slot : -1, data);
-      [hook, args] = [op === 0 ? h.onCreated : h.onUpdated, [data]];
+      const hook = op === 0 ? h.onCreated : h.onUpdated;
+      if (hook) this._hook(hook, data);
     } else if (op === 2) {
       // `{id}` (the seed's emitDeleted), a whole item, or a bare id.
       let slot = this._keys.of(data, this._key);
@@ -115,13 +121,16 @@ export class RealtimeStore {
       const version = this._version && data !== null && typeof data === 'object' ? finite(itemVersion(data, this._version)) : NaN;
       wasm.x.ls_store_deleted(c, this._sid, slot, version);
       this._record(-1);
-      [hook, args] = [h.onDeleted, [this._keys.name(slot), data]];
-    } else {
-      [hook, args] = [h.onAction, [action, data, message]];
+      if (h.onDeleted) this._hook(h.onDeleted, this._keys.name(slot), data);
+    } else if (h.onAction) {
+      this._hook(h.onAction, action, data, message);
     }
-    if (!hook) return;
+  }
+
+  /** Calls an app's hook; what it throws becomes the store's `error`. */
+  _hook(f, a, b, c) {
     try {
-      hook(...args);
+      f(a, b, c);
     } catch (e) {
       this._error = 'store hook threw: ' + describe(e);
     }
@@ -296,15 +305,22 @@ export class RealtimeStore {
     const slots = items.map((item) => this._keys.of(item, this._key));
     if (slots.some((s) => s < 0)) throw invalid('every item needs an id');
     if (this._sid < 0) return;
-    const buf = input(2 * items.length);
+    // In parts, so neither side ever holds the whole snapshot in one buffer.
     const vf = this._version;
-    items.forEach((item, i) => {
-      buf[2 * i] = slots[i];
-      buf[2 * i + 1] = vf ? finite(itemVersion(item, vf)) : NaN;
-    });
-    wasm.x.ls_store_replace(this._client._c, this._sid, items.length);
-    items.forEach((item, i) => (this._confirmed[slots[i]] = item));
-    this._record(-1);
+    const top = slots.reduce((a, b) => Math.max(a, b + 1), 0);
+    for (let at = 0; at === 0 || at < items.length; at += PART) {
+      const n = Math.min(PART, items.length - at);
+      const buf = input(2 * n);
+      for (let i = 0; i < n; i++) {
+        const item = items[at + i];
+        buf[2 * i] = slots[at + i];
+        buf[2 * i + 1] = vf ? finite(itemVersion(item, vf)) : NaN;
+        // In place before the views that show it are rebuilt.
+        this._confirmed[slots[at + i]] = item;
+      }
+      wasm.x.ls_store_replace(this._client._c, this._sid, n, top, (at === 0 ? 1 : 0) + (at + PART >= items.length ? 2 : 0));
+      this._record(-1);
+    }
     this._error = undefined;
   }
 

@@ -135,6 +135,8 @@ pub struct Ledger {
     /// visible before it.
     touched: Vec<(Slot, bool)>,
     replaced: bool,
+    /// The slots known when a snapshot began, until it ends.
+    replacing: Vec<Slot>,
     forgotten: Vec<Slot>,
     /// Slots whose view the holder must rebuild (see [`Ledger::take_dirty`]).
     dirty: Vec<Slot>,
@@ -323,6 +325,16 @@ impl Ledger {
     /// `items` are the snapshot's slots and versions, in its order. Pending operations stay on
     /// top. Reported as one `Replace`.
     pub fn replace_all(&mut self, items: &[(Slot, Option<f64>)]) {
+        let top = items.iter().map(|&(s, _)| s as usize + 1).max().unwrap_or(0);
+        self.replace_begin(top);
+        self.replace_part(items.iter().copied());
+        self.replace_end();
+    }
+
+    /// Starts a snapshot given in parts ([`Ledger::replace_part`], then
+    /// [`Ledger::replace_end`]), so that its holder never needs the whole snapshot in one
+    /// buffer; `top` is one more than its highest slot, for room allocated once.
+    pub fn replace_begin(&mut self, top: usize) {
         // Keys missing from the snapshot become tombstones that keep their version, so an older
         // event still in flight cannot bring them back.
         let old: Vec<Slot> = self.slots().collect();
@@ -335,26 +347,34 @@ impl Ledger {
             }
             e.events += 1;
         }
-        let top = items.iter().map(|&(s, _)| s as usize + 1).max().unwrap_or(0);
         self.reserve(top);
-        self.touched.reserve(items.len());
-        for &(slot, version) in items {
+        self.replacing = old;
+        // One `Replace` says it all: the batch stops listing what it touched.
+        self.replaced = true;
+        self.touched = Vec::new();
+    }
+
+    /// Part of a snapshot, in its order: these items appear.
+    pub fn replace_part(&mut self, items: impl Iterator<Item = (Slot, Option<f64>)> + Clone) {
+        for (slot, version) in items.clone() {
             let e = self.entry(slot);
             e.set(CONFIRMED, true);
             e.set(DELETED, false);
             e.version = version.unwrap_or(f64::NAN);
         }
-        self.prune_tombstones();
-        // New items appear in the snapshot's order; then the old keys it left out are hidden.
-        for &(slot, _) in items {
+        for (slot, _) in items {
             self.refresh(slot);
         }
-        for s in old {
+    }
+
+    /// Ends a snapshot: the old keys it left out are hidden.
+    pub fn replace_end(&mut self) {
+        self.prune_tombstones();
+        for s in std::mem::take(&mut self.replacing) {
             if self.get(s).is_some_and(|e| !e.has(CONFIRMED)) {
                 self.refresh(s);
             }
         }
-        self.replaced = true;
     }
 
     /// Starts an optimistic operation on the slot; the view shows it at once.
@@ -439,10 +459,8 @@ impl Ledger {
     pub fn flush(&mut self) -> Flushed {
         let touched = std::mem::take(&mut self.touched);
         let diffs = if std::mem::take(&mut self.replaced) {
-            for (s, _) in &touched {
-                if let Some(e) = self.get_mut(*s) {
-                    e.set(TOUCHED, false);
-                }
+            for e in &mut self.entries {
+                e.set(TOUCHED, false);
             }
             vec![Diff::Replace]
         } else {
@@ -488,7 +506,7 @@ impl Ledger {
         let first = !e.has(TOUCHED);
         e.set(TOUCHED, true);
         let forget = !now && !e.has(CONFIRMED) && e.pending == 0 && !e.has(DELETED) && !e.has(ERROR);
-        if first {
+        if first && !self.replaced {
             self.touched.push((slot, was));
         }
         self.dirty.push(slot);

@@ -318,3 +318,29 @@ fn a_snapshot_shows_its_items_in_its_own_order_and_hides_the_keys_it_left_out() 
     assert_eq!(keys, [3, 1, 2]);
     assert!(s.get(&9).is_none(), "9 was not in the snapshot");
 }
+
+#[test]
+fn a_snapshot_given_in_parts_ends_as_the_same_snapshot_given_whole() {
+    let setup = || {
+        let mut l = Ledger::new();
+        l.server(9, Some(1.0), true);
+        l.server(4, Some(1.0), true);
+        l.begin(4, OpKind::Update);
+        l.flush();
+        l
+    };
+    let snapshot = [(3, Some(2.0)), (1, None), (4, Some(2.0)), (2, Some(5.0))];
+    let mut whole = setup();
+    whole.replace_all(&snapshot);
+    let mut parts = setup();
+    parts.replace_begin(5);
+    parts.replace_part(snapshot[..1].iter().copied());
+    parts.replace_part(snapshot[1..].iter().copied());
+    parts.replace_end();
+    for l in [&mut whole, &mut parts] {
+        assert_eq!(l.visible().collect::<Vec<_>>(), [4, 3, 1, 2], "4 keeps its place, new keys follow in order, 9 is left out");
+        assert_eq!(l.status(4), (1, false), "the pending update stays on top");
+        assert!(!l.server(9, Some(1.0), false), "9's version is remembered: its late update stays out");
+        assert_eq!(l.flush().diffs, [Diff::Replace]);
+    }
+}
