@@ -59,7 +59,7 @@ impl Outbox {
 
     /// Removes and returns every message, oldest first.
     pub fn drain(&mut self) -> Vec<u64> {
-        self.queue.drain(..).map(|(id, _)| id).collect()
+        std::mem::take(&mut self.queue).into_iter().map(|(id, _)| id).collect()
     }
 
     /// Milliseconds from `now` until the oldest message expires.

@@ -142,7 +142,7 @@ impl Router {
 
     /// Every feature the gateway should be sending, in name order.
     pub fn features(&self) -> Vec<String> {
-        self.features.keys().map(|f| f.to_string()).collect()
+        self.features.keys().map(|f| String::from(&**f)).collect()
     }
 
     /// Drops every subscription but keeps pins (they are configuration, not subscriptions).
