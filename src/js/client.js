@@ -118,17 +118,21 @@ export class RealtimeClient {
    *  first: a callback may call back into the client. */
   _act(r) {
     const o = output();
-    if (o.length === 0) return r;
-    const records = o.slice();
+    if (o.length) this._performAll(o.slice(), undefined);
+    return r;
+  }
+
+  /** Performs `records` (a copy: a callback may call back into the client), collecting an
+   *  event's route into `route`, then tells listeners. */
+  _performAll(records, route) {
     const notices = [];
     this._busy = true;
     try {
-      this._perform(records, notices, undefined);
+      this._perform(records, notices, route);
     } finally {
       this._busy = false;
     }
     this._notify(notices);
-    return r;
   }
 
   _perform(o, notices, event) {
@@ -285,16 +289,8 @@ export class RealtimeClient {
       return true;
     }
     if (n === 0) return true;
-    const records = f.slice(at, at + n);
-    const notices = [];
     const route = [];
-    this._busy = true;
-    try {
-      this._perform(records, notices, route);
-    } finally {
-      this._busy = false;
-    }
-    this._notify(notices);
+    this._performAll(f.slice(at, at + n), route);
     if (route.length) this._dispatch(route[1], route[0], action, data, message);
     return true;
   }
