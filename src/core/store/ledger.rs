@@ -355,14 +355,12 @@ impl Ledger {
     }
 
     /// Part of a snapshot, in its order: these items appear.
-    pub fn replace_part(&mut self, items: impl Iterator<Item = (Slot, Option<f64>)> + Clone) {
-        for (slot, version) in items.clone() {
+    pub fn replace_part(&mut self, items: impl Iterator<Item = (Slot, Option<f64>)>) {
+        for (slot, version) in items {
             let e = self.entry(slot);
             e.set(CONFIRMED, true);
             e.set(DELETED, false);
             e.version = version.unwrap_or(f64::NAN);
-        }
-        for (slot, _) in items {
             self.refresh(slot);
         }
     }
