@@ -5,6 +5,12 @@
 //! a log line that counts these waits: a burst of honest reconnects is slowed, never refused,
 //! and idle sockets cannot use up the file descriptors. Past the headers (a WebSocket upgrade,
 //! an API call) the socket is no longer watched.
+//!
+//! When the server is done with a socket, it closes it lingering (as nginx's
+//! `lingering_close`): it sends its FIN and reads what the client still sends for a moment. A
+//! socket closed with unread input sends a TCP reset instead, and a reset makes the client
+//! throw away what it had not read yet, such as the close frame saying why (1009 after an
+//! oversized message followed by more frames).
 
 use axum::serve::Listener;
 use std::future::Future;
@@ -15,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Sleep;
@@ -55,7 +61,7 @@ impl Listener for Guarded {
         };
         let (tcp, addr) = Listener::accept(&mut self.inner).await;
         let guard = Guard { _permit: permit, deadline: Box::pin(tokio::time::sleep(self.timeout)), matched: 0 };
-        (GuardedIo { tcp, guard: Some(guard) }, addr)
+        (GuardedIo { tcp: Some(tcp), guard: Some(guard) }, addr)
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -72,8 +78,41 @@ struct Guard {
 }
 
 pub(crate) struct GuardedIo {
-    tcp: TcpStream,
+    /// Taken only by `drop`, to close it lingering.
+    tcp: Option<TcpStream>,
     guard: Option<Guard>,
+}
+
+/// How long, and for how many bytes, a closed socket's input is still read and discarded.
+const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 1 << 20;
+
+impl GuardedIo {
+    fn tcp(&mut self) -> Pin<&mut TcpStream> {
+        Pin::new(self.tcp.as_mut().expect("taken only on drop"))
+    }
+}
+
+impl Drop for GuardedIo {
+    fn drop(&mut self) {
+        let (Some(tcp), Ok(runtime)) = (self.tcp.take(), tokio::runtime::Handle::try_current()) else { return };
+        runtime.spawn(linger(tcp));
+    }
+}
+
+/// Sends FIN after what was written, then reads until the client closes too, or for at most
+/// [`LINGER`] and [`LINGER_BYTES`]: past that a reset is the client's own doing.
+async fn linger(mut tcp: TcpStream) {
+    let _ = tcp.shutdown().await;
+    let mut buf = [0u8; 4096];
+    let mut read = 0;
+    let until = tokio::time::Instant::now() + LINGER;
+    while read < LINGER_BYTES {
+        match tokio::time::timeout_at(until, tcp.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => read += n,
+            _ => return,
+        }
+    }
 }
 
 impl AsyncRead for GuardedIo {
@@ -85,7 +124,7 @@ impl AsyncRead for GuardedIo {
             }
         }
         let before = buf.filled().len();
-        let read = Pin::new(&mut this.tcp).poll_read(cx, buf);
+        let read = this.tcp().poll_read(cx, buf);
         if let (Poll::Ready(Ok(())), Some(g)) = (&read, &mut this.guard) {
             for &b in &buf.filled()[before..] {
                 g.matched = match (g.matched, b) {
@@ -106,18 +145,18 @@ impl AsyncRead for GuardedIo {
 
 impl AsyncWrite for GuardedIo {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write(cx, data)
+        self.tcp().poll_write(cx, data)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_flush(cx)
+        self.tcp().poll_flush(cx)
     }
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_shutdown(cx)
+        self.tcp().poll_shutdown(cx)
     }
     fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+        self.tcp().poll_write_vectored(cx, bufs)
     }
     fn is_write_vectored(&self) -> bool {
-        self.tcp.is_write_vectored()
+        self.tcp.as_ref().is_some_and(|t| t.is_write_vectored())
     }
 }

@@ -393,3 +393,49 @@ async fn the_static_folder_never_serves_a_file_that_a_symlink_places_outside_it(
     }
     let _ = std::fs::remove_dir_all(&base);
 }
+
+/// A client frame as a browser sends it: final, masked (with a zero key, so the payload is
+/// sent as is).
+fn masked_text_frame(payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0x81];
+    match payload.len() {
+        n if n < 126 => frame.push(0x80 | n as u8),
+        n if n < 65536 => {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            frame.push(0x80 | 127);
+            frame.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(&[0; 4]);
+    frame.extend_from_slice(payload);
+    frame
+}
+
+#[tokio::test]
+async fn an_oversized_message_followed_by_more_frames_still_gets_1009_and_a_clean_end_not_a_reset() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gw = Gateway::start(|c| c.max_message_size = 1024).await;
+    let mut tcp = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    tcp.write_all(upgrade_request("13", "dGhlIHNhbXBsZSBub25jZQ==").as_bytes()).await.unwrap();
+    let mut wire = masked_text_frame(&vec![b'x'; 64 * 1024]);
+    wire.extend(masked_text_frame(br#"{"type":"ping"}"#));
+    tcp.write_all(&wire).await.unwrap();
+    // Everything the gateway sends, up to its end of the stream: a reset here would also
+    // throw away a close frame the client had not read yet.
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let end = loop {
+        match tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf)).await {
+            Ok(Ok(0)) => break Ok(()),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Ok(Err(e)) => break Err(e.kind()),
+            Err(_) => panic!("the gateway neither closed nor reset the connection within 5 s"),
+        }
+    };
+    let close = got.windows(4).any(|w| w == [0x88, w[1], 0x03, 0xF1] && w[1] < 126);
+    assert!(close, "no close frame with 1009 in {:?}", String::from_utf8_lossy(&got));
+    assert_eq!(end, Ok(()), "the connection ended with a reset");
+}
