@@ -1,7 +1,7 @@
 //! HTTP routes: the WebSocket upgrade (Origin and capacity checked before it), the backend
 //! API, operations endpoints and the demo's static files.
 
-use crate::hub::Publisher;
+use crate::hub::{Delivery, Publisher};
 use crate::metrics::Drop;
 use crate::registry::Unknown;
 use crate::ws::Handler;
@@ -184,20 +184,18 @@ async fn publish(
             None,
         );
     }
-    if state.hub.has_broker() {
-        // 202 once every event is in Redis; deliveries happen on every node, so not known here.
-        return match state.hub.publish_confirmed(events, &Publisher::system(), std::time::Duration::from_secs(5)).await {
-            Ok(true) => (StatusCode::ACCEPTED, Json(json!({ "accepted": accepted, "delivered": null }))).into_response(),
-            Ok(false) => error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the broker (Redis) did not confirm within 5 s; the events may or may not be published".into(),
-                None,
-            ),
-            Err((i, e)) => unknown(Some(i), e),
-        };
-    }
-    match state.hub.publish_batch(events, &Publisher::system()) {
-        Ok(delivered) => (StatusCode::ACCEPTED, Json(json!({ "accepted": accepted, "delivered": delivered }))).into_response(),
+    // 202 once every event is stored; with shared streams every node delivers, so the
+    // number of deliveries is not known here.
+    match state.hub.publish_confirmed(events, &Publisher::system(), std::time::Duration::from_secs(5)).await {
+        Ok(Delivery::Local(delivered)) => {
+            (StatusCode::ACCEPTED, Json(json!({ "accepted": accepted, "delivered": delivered }))).into_response()
+        }
+        Ok(Delivery::Shared) => (StatusCode::ACCEPTED, Json(json!({ "accepted": accepted, "delivered": null }))).into_response(),
+        Ok(Delivery::Unconfirmed) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the broker (Redis) did not confirm within 5 s; the events may or may not be published".into(),
+            None,
+        ),
         Err((i, e)) => unknown(Some(i), e),
     }
 }

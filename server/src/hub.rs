@@ -1,17 +1,19 @@
 //! Who is connected and subscribed to what, and fan-out: each event is serialised once and the
 //! same bytes are queued to every subscriber without waiting on any of them. A client that
 //! falls behind loses `low` events first (and is told it has a gap); if its queue still
-//! overflows it is disconnected as a slow consumer. Nobody else waits for it.
+//! overflows it is disconnected as a slow consumer. Nobody else waits for it. The streams
+//! themselves (numbering, history, other nodes) are the broker's.
 
+use crate::broker::{frame_priority, frame_seq, Broker, History, Published, Relay};
 use crate::metrics::{Drop, Metrics};
 use crate::registry::{Registry, Unknown};
 use axum::extract::ws::Utf8Bytes;
 use livestate::protocol::{validate_name, Meta, OutgoingEvent, Position, Priority, ServerFrame, StreamState, WebSocketMessage};
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 
 /// A connection as the hub sees it: its queue, and how to tell it that it fell behind.
@@ -58,55 +60,35 @@ pub struct Hub {
     inner: Arc<HubInner>,
 }
 
-/// One feature's event stream: its last sequence number and the recent events, kept as the
-/// exact frames sent, for replay.
-#[derive(Debug, Default)]
-struct Stream {
-    seq: u64,
-    history: VecDeque<(u64, Instant, Utf8Bytes)>,
-}
-
 #[derive(Debug, Default)]
 struct Tables {
     features: HashMap<String, HashMap<u64, Peer>>,
-    /// With a broker: live frames held for a connection while its subscription reads the
-    /// stream's position (and replay) from Redis, by (connection, feature).
+    /// Live frames held for a connection while the broker starts its subscription (reads its
+    /// position and replay), by (connection, feature); sent after the replay.
     pending: HashMap<(u64, String), Vec<Utf8Bytes>>,
     conns: HashMap<u64, (String, Peer)>,
     users: HashMap<String, HashSet<u64>>,
-    streams: HashMap<String, Stream>,
 }
 
-/// How much history each feature keeps for recovery.
-#[derive(Debug, Clone, Copy)]
-pub struct History {
-    /// Events kept per feature.
-    pub size: usize,
-    /// How long an event is kept.
-    pub ttl: Duration,
-}
-
-impl Default for History {
-    /// 1 000 events or 5 minutes, whichever is less.
-    fn default() -> Self {
-        Self { size: 1000, ttl: Duration::from_secs(300) }
-    }
+/// How a publish through the HTTP API ended.
+pub(crate) enum Delivery {
+    /// Queued to this many connections (the broker keeps streams on this node only).
+    Local(usize),
+    /// Stored in the shared streams; every node delivers, so how many got it is not known here.
+    Shared,
+    /// The shared streams did not confirm in time: the events may or may not be published.
+    Unconfirmed,
 }
 
 #[derive(Debug)]
 pub(crate) struct HubInner {
-    // A std Mutex: it is never held across an await. Sequence numbers are assigned and frames
-    // queued under it, so every subscriber sees one feature's events in sequence order.
+    // A std Mutex: it is never held across an await.
     tables: Mutex<Tables>,
     next_id: AtomicU64,
     registry: Arc<Registry>,
-    history: History,
-    /// Changes whenever history is lost: this hub keeps it in memory, so every start is new.
-    epoch: String,
     /// Bumped by [`Hub::disconnect_all`]; every connection handler watches it.
     resets: tokio::sync::watch::Sender<u64>,
-    /// Redis, when several nodes share the streams; set once, right after construction.
-    broker: std::sync::OnceLock<Arc<crate::broker::Broker>>,
+    broker: Broker,
     pub(crate) metrics: Metrics,
 }
 
@@ -116,69 +98,50 @@ impl Default for Hub {
     }
 }
 
-/// A fresh epoch: the start time mixed with the process's random hash seed.
-pub(crate) fn new_epoch() -> String {
-    use std::hash::BuildHasher;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-    format!("{:016x}", std::collections::hash_map::RandomState::new().hash_one(now))
-}
-
 impl Hub {
-    /// A hub that accepts the features of `registry` and keeps `history` for recovery.
+    /// A hub that accepts the features of `registry` and keeps `history` in memory for recovery.
     pub fn new(registry: Registry, history: History) -> Self {
-        let inner = HubInner {
-            tables: Mutex::default(),
-            next_id: AtomicU64::new(0),
-            registry: Arc::new(registry),
-            history,
-            epoch: new_epoch(),
-            resets: tokio::sync::watch::Sender::new(0),
-            broker: std::sync::OnceLock::new(),
-            metrics: Metrics::default(),
-        };
-        Self { inner: Arc::new(inner) }
+        Self::with(registry, Broker::memory(history))
     }
 
     /// A hub whose streams live in Redis at `url`, shared with every node using the same URL.
     /// Connects in the background (and reconnects); call it inside a Tokio runtime.
     pub fn with_broker(registry: Registry, history: History, url: &str) -> Result<Self, String> {
-        let hub = Self::new(registry, history);
-        let (broker, tasks) = crate::broker::Broker::new(url, history)?;
-        let _ = hub.inner.broker.set(broker.clone());
-        tasks.spawn(&broker, &hub);
-        Ok(hub)
+        Ok(Self::with(registry, Broker::redis(url, history)?))
     }
 
-    pub(crate) fn broker(&self) -> Option<&Arc<crate::broker::Broker>> {
-        self.inner.broker.get()
+    fn with(registry: Registry, broker: Broker) -> Self {
+        let inner = Arc::new(HubInner {
+            tables: Mutex::default(),
+            next_id: AtomicU64::new(0),
+            registry: Arc::new(registry),
+            resets: tokio::sync::watch::Sender::new(0),
+            broker,
+            metrics: Metrics::default(),
+        });
+        let relay: std::sync::Weak<dyn Relay> = Arc::downgrade(&inner) as _;
+        inner.broker.start(relay);
+        Self { inner }
     }
 
-    /// Whether streams are shared through Redis.
+    /// Whether streams are shared with other nodes (through Redis).
     pub fn has_broker(&self) -> bool {
-        self.broker().is_some()
+        matches!(self.inner.broker, Broker::Redis(_))
     }
 
-    /// False while the broker is configured but unreachable.
+    /// False while the shared streams are unreachable.
     pub fn healthy(&self) -> bool {
-        self.broker().is_none_or(|b| b.is_up())
+        self.inner.broker.healthy()
     }
 
-    pub(crate) fn downgrade(&self) -> std::sync::Weak<HubInner> {
-        Arc::downgrade(&self.inner)
-    }
-
-    pub(crate) fn upgrade(weak: &std::sync::Weak<HubInner>) -> Option<Hub> {
-        weak.upgrade().map(|inner| Hub { inner })
-    }
-
-    /// The epoch of this process's in-memory streams. With a broker each feature's epoch lives
-    /// in Redis instead (see the `subscribed` reply).
+    /// The epoch of this process's in-memory streams; empty with Redis, where each feature's
+    /// epoch lives beside its stream (see the `subscribed` reply).
     pub fn epoch(&self) -> &str {
-        &self.inner.epoch
+        self.inner.broker.epoch()
     }
 
     fn tables(&self) -> MutexGuard<'_, Tables> {
-        self.inner.tables.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.tables()
     }
 
     /// Closes every WebSocket with 1001 (going away). Clients reconnect, to this node or another
@@ -235,7 +198,10 @@ impl Hub {
     }
 
     /// Subscribes a connection and, given where it left off, returns the events it missed as
-    /// batch frames, and the stream's position (none while the broker is unreachable).
+    /// batch frames, and the stream's position (none while the broker is unreachable). Live
+    /// frames that reach the connection while the broker starts the subscription are held and
+    /// queued after it (those the replay already holds are dropped), so nothing falls between
+    /// the replay and the live stream.
     pub(crate) async fn subscribe(
         &self,
         feature: &str,
@@ -243,31 +209,22 @@ impl Hub {
         peer: &Peer,
         from: Option<&Position>,
     ) -> (Vec<Utf8Bytes>, Option<StreamState>) {
-        if self.has_broker() {
-            return self.subscribe_shared(feature, id, peer, from).await;
-        }
-        let (replay, stream) = self.subscribe_local(feature, id, peer, from);
-        (replay, Some(stream))
-    }
-
-    /// In memory: subscribing and reading the history happen under one lock, so every later
-    /// event goes to the queue and nothing falls between the replay and the live stream.
-    fn subscribe_local(&self, feature: &str, id: u64, peer: &Peer, from: Option<&Position>) -> (Vec<Utf8Bytes>, StreamState) {
-        let mut t = self.tables();
-        t.features.entry(feature.to_owned()).or_default().insert(id, peer.clone());
-        let epoch = self.inner.epoch.clone();
-        let stream = t.streams.entry(feature.to_owned()).or_default();
-        prune(stream, self.inner.history);
-        let top = stream.seq;
-        let Some(from) = from else { return (Vec::new(), StreamState { epoch, seq: top, recovered: None }) };
-        let oldest = stream.history.front().map_or(top + 1, |(seq, _, _)| *seq);
-        let recoverable = from.epoch == epoch && from.seq <= top && oldest <= from.seq + 1;
-        let replay = if recoverable && from.seq < top {
-            batch_frames(stream.history.iter().filter(|(seq, _, _)| *seq > from.seq).map(|(_, _, text)| text), REPLAY_FRAME)
-        } else {
-            Vec::new()
+        let join = || {
+            let mut t = self.tables();
+            t.features.entry(feature.to_owned()).or_default().insert(id, peer.clone());
+            t.pending.insert((id, feature.to_owned()), Vec::new());
         };
-        (replay, StreamState { epoch, seq: top, recovered: Some(recoverable) })
+        let attached = self.inner.broker.attach(feature, from, join).await;
+        let mut t = self.tables();
+        let held = t.pending.remove(&(id, feature.to_owned())).unwrap_or_default();
+        let top = attached.stream.as_ref().map(|s| s.seq);
+        for frame in held {
+            if top.is_none_or(|top| frame_seq(&frame).is_some_and(|seq| seq > top)) {
+                let priority = frame_priority(&frame);
+                self.inner.offer(peer, feature, frame, priority);
+            }
+        }
+        (attached.replay, attached.stream)
     }
 
     pub(crate) fn unsubscribe(&self, feature: &str, id: u64) {
@@ -281,86 +238,8 @@ impl Hub {
             peers.remove(&id);
             if peers.is_empty() {
                 t.features.remove(feature);
-                if let Some(b) = self.broker() {
-                    b.stop_listening(feature);
-                }
+                self.inner.broker.detach(feature);
             }
-        }
-    }
-
-    /// With a broker: subscribes a connection, reading the stream's position and the events
-    /// missed since `from` from Redis. Live frames that arrive meanwhile are held and sent
-    /// after the replay (those the replay already holds are dropped), so nothing falls between
-    /// the two. While Redis is away the subscription still counts: the stream state is `None`,
-    /// and a gap once Redis is back brings the client up to date.
-    async fn subscribe_shared(
-        &self,
-        feature: &str,
-        id: u64,
-        peer: &Peer,
-        from: Option<&Position>,
-    ) -> (Vec<Utf8Bytes>, Option<StreamState>) {
-        let broker = self.broker().expect("subscribe_shared needs a broker").clone();
-        {
-            let mut t = self.tables();
-            t.features.entry(feature.to_owned()).or_default().insert(id, peer.clone());
-            t.pending.insert((id, feature.to_owned()), Vec::new());
-        }
-        let position = match broker.listen(feature).await {
-            true => broker.position(self, feature, from.map(|p| p.seq)).await,
-            false => None,
-        };
-        let mut t = self.tables();
-        let held = t.pending.remove(&(id, feature.to_owned())).unwrap_or_default();
-        let Some(position) = position else {
-            for frame in held {
-                self.offer(peer, feature, frame, Priority::Normal);
-            }
-            return (Vec::new(), None);
-        };
-        let (mut replay, mut recovered) = (Vec::new(), None);
-        if let Some(from) = from {
-            let missed = position.top.saturating_sub(from.seq);
-            let fresh = position.frames.first().is_none_or(|(at, _)| *at >= broker.oldest_replayable());
-            let ok = from.epoch == position.epoch && from.seq <= position.top && position.frames.len() as u64 == missed && fresh;
-            recovered = Some(ok);
-            if ok && missed > 0 {
-                let frames: Vec<Utf8Bytes> = position.frames.into_iter().map(|(_, f)| f.into()).collect();
-                replay = batch_frames(frames.iter(), REPLAY_FRAME);
-            }
-        }
-        for frame in held {
-            if frame_seq(&frame).is_some_and(|seq| seq > position.top) {
-                self.offer(peer, feature, frame.clone(), frame_priority(&frame));
-            }
-        }
-        (replay, Some(StreamState { epoch: position.epoch, seq: position.top, recovered }))
-    }
-
-    /// With a broker: a frame from the feature's Redis channel, for this node's subscribers.
-    pub(crate) fn relay_from_broker(&self, feature: &str, frame: String) {
-        let frame: Utf8Bytes = frame.into();
-        let priority = frame_priority(&frame);
-        let mut t = self.tables();
-        let Tables { features, pending, .. } = &mut *t;
-        let Some(peers) = features.get(feature) else { return };
-        let mut queued = 0;
-        for (id, peer) in peers {
-            // Usually nobody is mid-subscribe: no key to build then.
-            let held = if pending.is_empty() { None } else { pending.get_mut(&(*id, feature.to_owned())) };
-            match held {
-                Some(held) => held.push(frame.clone()),
-                None => queued += usize::from(self.offer(peer, feature, frame.clone(), priority)),
-            }
-        }
-        self.inner.metrics.events_out.fetch_add(queued as u64, Ordering::Relaxed);
-    }
-
-    /// Tells every local subscriber of `feature` that it missed events (Redis was away).
-    pub(crate) fn report_gap(&self, feature: &str) {
-        let t = self.tables();
-        for peer in t.features.get(feature).into_iter().flat_map(|p| p.values()) {
-            self.gap(peer, feature);
         }
     }
 
@@ -371,9 +250,10 @@ impl Hub {
         if registry.is_listed(feature) {
             return Ok(());
         }
+        let (streamed, streams) = self.inner.broker.streams(feature);
         let t = self.tables();
-        let known = t.streams.contains_key(feature) || t.features.contains_key(feature);
-        if known || t.streams.len().max(t.features.len()) < registry.max_dynamic() {
+        let known = streamed || t.features.contains_key(feature);
+        if known || streams.max(t.features.len()) < registry.max_dynamic() {
             return Ok(());
         }
         Err(Unknown {
@@ -430,81 +310,44 @@ impl Hub {
         })
     }
 
-    /// Validates an event, adds its meta and sequence number, and queues it to every
-    /// subscriber of its feature. Returns how many connections it was queued to.
+    /// Validates an event, adds its meta, and publishes it to every subscriber of its feature.
+    /// Returns how many connections on this node it was queued to (0 with Redis, where every
+    /// node delivers it).
     pub fn publish(&self, event: OutgoingEvent<Value>, from: &Publisher) -> Result<usize, Unknown> {
-        if self.broker().is_some() {
-            self.publish_shared(vec![event], from).map_err(|(_, e)| e)?;
-            return Ok(0);
-        }
-        let mut message = self.stamp(event, from)?;
-        let priority = message.meta.priority;
-        let mut t = self.tables();
-        let text = self.sequence(&mut t, &mut message);
-        self.inner.metrics.events_in.fetch_add(1, Ordering::Relaxed);
-        Ok(self.fan_out(&t, &message.feature, text, priority))
+        let message = self.stamp(event, from)?;
+        Ok(self.publish_stamped(vec![message]).iter().map(delivered).sum())
     }
 
     /// Publishes several events at once. All are validated first (the error carries the index
-    /// of the first bad one), then each feature's events go out as one `batch` frame, so a
-    /// client applies them with one change notification. Returns the sum over events of the
-    /// connections each was queued to.
+    /// of the first bad one), then each feature's events go out in order, as one `batch` frame
+    /// where the broker can keep them together, so a client applies them with one change
+    /// notification. Returns the sum over events of the connections each was queued to (0
+    /// with Redis).
     pub fn publish_batch(&self, events: Vec<OutgoingEvent<Value>>, from: &Publisher) -> Result<usize, (usize, Unknown)> {
-        let mut groups: Vec<(String, Vec<WebSocketMessage<Value>>)> = Vec::new();
-        if self.broker().is_some() {
-            self.publish_shared(events, from)?;
-            return Ok(0);
-        }
-        for (i, event) in events.into_iter().enumerate() {
-            let message = self.stamp(event, from).map_err(|e| (i, e))?;
-            match groups.iter_mut().find(|(f, _)| *f == message.feature) {
-                Some((_, list)) => list.push(message),
-                None => groups.push((message.feature.clone(), vec![message])),
-            }
-        }
-        let mut t = self.tables();
-        let mut delivered = 0;
-        for (feature, mut events) in groups {
-            let count = events.len();
-            self.inner.metrics.events_in.fetch_add(count as u64, Ordering::Relaxed);
-            // A batch is as urgent as its most urgent event.
-            let priority = events.iter().map(|e| e.meta.priority).max_by_key(|p| rank(*p)).unwrap_or_default();
-            let texts: Vec<Utf8Bytes> = events.iter_mut().map(|m| self.sequence(&mut t, m)).collect();
-            // A bulk publish stays one frame: the client applies it as one batch.
-            let frame = if count == 1 { texts[0].clone() } else { batch_frames(texts.iter(), usize::MAX).remove(0) };
-            delivered += self.fan_out(&t, &feature, frame, priority) * count;
-        }
-        Ok(delivered)
+        let messages = self.stamp_all(events, from)?;
+        Ok(self.publish_stamped(messages).iter().map(delivered).sum())
     }
 
-    /// With a broker: queues every event for Redis (each its own frame, numbered by the shared
-    /// stream). The receivers hear once each event is in Redis.
-    fn publish_shared(
-        &self,
-        events: Vec<OutgoingEvent<Value>>,
-        from: &Publisher,
-    ) -> Result<Vec<tokio::sync::oneshot::Receiver<()>>, (usize, Unknown)> {
-        let broker = self.broker().expect("publish_shared needs a broker");
-        let stamped =
-            events.into_iter().enumerate().map(|(i, e)| self.stamp(e, from).map_err(|e| (i, e))).collect::<Result<Vec<_>, _>>()?;
-        let mut receipts = Vec::with_capacity(stamped.len());
-        for message in stamped {
-            self.inner.metrics.events_in.fetch_add(1, Ordering::Relaxed);
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            broker.enqueue(self, &message.feature.clone(), body_after_brace(&message), Some(tx));
-            receipts.push(rx);
-        }
-        Ok(receipts)
-    }
-
-    /// With a broker: publishes and waits until every event is in Redis (false after `wait`).
+    /// Publishes as [`Hub::publish_batch`] does, and waits up to `wait` until shared streams
+    /// hold every event.
     pub(crate) async fn publish_confirmed(
         &self,
         events: Vec<OutgoingEvent<Value>>,
         from: &Publisher,
         wait: Duration,
-    ) -> Result<bool, (usize, Unknown)> {
-        let receipts = self.publish_shared(events, from)?;
+    ) -> Result<Delivery, (usize, Unknown)> {
+        let messages = self.stamp_all(events, from)?;
+        let mut local = Some(0);
+        let mut receipts = Vec::new();
+        for published in self.publish_stamped(messages) {
+            match published {
+                Published::Delivered(n) => local = local.map(|sum| sum + n),
+                Published::Queued(r) => {
+                    local = None;
+                    receipts.extend(r);
+                }
+            }
+        }
         let all = async {
             for r in receipts {
                 if r.await.is_err() {
@@ -513,21 +356,34 @@ impl Hub {
             }
             true
         };
-        Ok(tokio::time::timeout(wait, all).await.unwrap_or(false))
+        Ok(match (local, tokio::time::timeout(wait, all).await.unwrap_or(false)) {
+            (_, false) => Delivery::Unconfirmed,
+            (Some(n), true) => Delivery::Local(n),
+            (None, true) => Delivery::Shared,
+        })
     }
 
-    /// Gives an event the next sequence number of its feature and keeps its frame for replay.
-    fn sequence(&self, t: &mut Tables, message: &mut WebSocketMessage<Value>) -> Utf8Bytes {
-        let stream = t.streams.entry(message.feature.clone()).or_default();
-        stream.seq += 1;
-        message.seq = Some(stream.seq);
-        message.epoch = Some(self.inner.epoch.clone());
-        // The event frame is the message plus a leading `"type":"event"`: no copy of the data.
-        let body = serde_json::to_string(&*message).expect("a serde_json::Value always serialises");
-        let text: Utf8Bytes = format!(r#"{{"type":"event",{}"#, &body[1..]).into();
-        stream.history.push_back((stream.seq, Instant::now(), text.clone()));
-        prune(stream, self.inner.history);
-        text
+    fn stamp_all(&self, events: Vec<OutgoingEvent<Value>>, from: &Publisher) -> Result<Vec<WebSocketMessage<Value>>, (usize, Unknown)> {
+        events.into_iter().enumerate().map(|(i, e)| self.stamp(e, from).map_err(|e| (i, e))).collect()
+    }
+
+    /// Hands checked events to the broker, one group per feature in the order features first
+    /// appear.
+    fn publish_stamped(&self, messages: Vec<WebSocketMessage<Value>>) -> Vec<Published> {
+        let mut groups: Vec<(String, Vec<WebSocketMessage<Value>>)> = Vec::new();
+        for message in messages {
+            match groups.iter_mut().find(|(f, _)| *f == message.feature) {
+                Some((_, list)) => list.push(message),
+                None => groups.push((message.feature.clone(), vec![message])),
+            }
+        }
+        groups
+            .into_iter()
+            .map(|(feature, events)| {
+                self.inner.metrics.events_in.fetch_add(events.len() as u64, Ordering::Relaxed);
+                self.inner.broker.publish(&feature, events, &*self.inner)
+            })
+            .collect()
     }
 
     /// Sends an event to one connection, whatever it subscribed to. False if it is gone.
@@ -536,7 +392,7 @@ impl Hub {
         let priority = message.meta.priority;
         let text = encode(&ServerFrame::Event(message));
         let t = self.tables();
-        Ok(t.conns.get(&id).is_some_and(|(_, peer)| self.offer(peer, "", text, priority)))
+        Ok(t.conns.get(&id).is_some_and(|(_, peer)| self.inner.offer(peer, "", text, priority)))
     }
 
     /// Sends an event to every connection of one user. Returns how many got it.
@@ -546,19 +402,25 @@ impl Hub {
         let text = encode(&ServerFrame::Event(message));
         let t = self.tables();
         let Some(ids) = t.users.get(user) else { return Ok(0) };
-        Ok(ids.iter().filter_map(|id| t.conns.get(id)).filter(|(_, peer)| self.offer(peer, "", text.clone(), priority)).count())
+        Ok(ids.iter().filter_map(|id| t.conns.get(id)).filter(|(_, peer)| self.inner.offer(peer, "", text.clone(), priority)).count())
     }
 
     /// Queues `text` verbatim to `feature`'s subscribers (the test-only raw relay).
     pub(crate) fn relay(&self, feature: &str, text: Utf8Bytes) -> usize {
-        self.fan_out(&self.tables(), feature, text, Priority::Normal)
+        self.inner.deliver(feature, text, Priority::Normal)
     }
+}
 
-    fn fan_out(&self, t: &Tables, feature: &str, text: Utf8Bytes, priority: Priority) -> usize {
-        let Some(peers) = t.features.get(feature) else { return 0 };
-        let queued = peers.values().filter(|peer| self.offer(peer, feature, text.clone(), priority)).count();
-        self.inner.metrics.events_out.fetch_add(queued as u64, Ordering::Relaxed);
-        queued
+fn delivered(p: &Published) -> usize {
+    match p {
+        Published::Delivered(n) => *n,
+        Published::Queued(_) => 0,
+    }
+}
+
+impl HubInner {
+    fn tables(&self) -> MutexGuard<'_, Tables> {
+        self.tables.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Queues one frame without waiting. `low` frames are refused once the queue is three
@@ -567,13 +429,13 @@ impl Hub {
     fn offer(&self, peer: &Peer, feature: &str, text: Utf8Bytes, priority: Priority) -> bool {
         let filling = peer.tx.capacity() < peer.capacity / 4;
         if priority == Priority::Low && filling && !feature.is_empty() {
-            self.gap(peer, feature);
+            self.gap_of(peer, feature);
             return false;
         }
         match peer.tx.try_send(text) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) if priority == Priority::Low && !feature.is_empty() => {
-                self.gap(peer, feature);
+                self.gap_of(peer, feature);
                 false
             }
             // Counted once, when the handler closes the connection (slow_consumer counts
@@ -586,8 +448,8 @@ impl Hub {
         }
     }
 
-    fn gap(&self, peer: &Peer, feature: &str) {
-        self.inner.metrics.drop(Drop::LowPriority);
+    fn gap_of(&self, peer: &Peer, feature: &str) {
+        self.metrics.drop(Drop::LowPriority);
         let mut gaps = peer.gaps.lock().unwrap_or_else(|e| e.into_inner());
         if gaps.insert(feature.to_owned()) {
             peer.gap.notify_one();
@@ -595,74 +457,37 @@ impl Hub {
     }
 }
 
-/// Drops events beyond the history's size or age.
-fn prune(stream: &mut Stream, history: History) {
-    while stream.history.len() > history.size || stream.history.front().is_some_and(|(_, at, _)| at.elapsed() > history.ttl) {
-        stream.history.pop_front();
-    }
-}
-
-/// `{"type":"batch","events":[...]}` from already-serialised event frames (their `type` field
-/// is ignored inside a batch), so a replay or a bulk publish is never serialised twice.
-/// Largest replay frame the gateway builds, in bytes (one event may exceed it alone): a long
-/// replay goes out as several batches, none of which needs a huge write buffer.
-const REPLAY_FRAME: usize = 256 * 1024;
-
-/// Events as `batch` frames of at most `limit` bytes each (one event may exceed it alone),
-/// oldest first.
-fn batch_frames<'a>(events: impl Iterator<Item = &'a Utf8Bytes>, limit: usize) -> Vec<Utf8Bytes> {
-    const HEAD: &str = r#"{"type":"batch","events":["#;
-    let mut frames = Vec::new();
-    let mut out = String::from(HEAD);
-    for e in events {
-        if out.len() > HEAD.len() && out.len() + e.len() + 2 > limit {
-            out.push_str("]}");
-            frames.push(std::mem::replace(&mut out, String::from(HEAD)).into());
+impl Relay for HubInner {
+    fn deliver(&self, feature: &str, frame: Utf8Bytes, priority: Priority) -> usize {
+        let mut t = self.tables();
+        let Tables { features, pending, .. } = &mut *t;
+        let Some(peers) = features.get(feature) else { return 0 };
+        let mut queued = 0;
+        for (id, peer) in peers {
+            // Usually nobody is mid-subscribe: no key to build then.
+            let held = if pending.is_empty() { None } else { pending.get_mut(&(*id, feature.to_owned())) };
+            match held {
+                Some(held) => held.push(frame.clone()),
+                None => queued += usize::from(self.offer(peer, feature, frame.clone(), priority)),
+            }
         }
-        if out.len() > HEAD.len() {
-            out.push(',');
+        self.metrics.events_out.fetch_add(queued as u64, Ordering::Relaxed);
+        queued
+    }
+
+    fn gap(&self, feature: &str) {
+        let t = self.tables();
+        for peer in t.features.get(feature).into_iter().flat_map(|p| p.values()) {
+            self.gap_of(peer, feature);
         }
-        out.push_str(e.as_str());
     }
-    if out.len() > HEAD.len() {
-        out.push_str("]}");
-        frames.push(out.into());
-    }
-    frames
-}
 
-/// The sequence number of a frame made by the broker's publish script (`{"type":"event","seq":N,...`).
-fn frame_seq(frame: &str) -> Option<u64> {
-    let rest = frame.strip_prefix(r#"{"type":"event","seq":"#)?;
-    rest[..rest.find(',')?].parse().ok()
-}
-
-/// An event frame's priority, read without parsing the rest of it.
-fn frame_priority(frame: &str) -> Priority {
-    if frame.contains(r#""priority":"low""#) {
-        Priority::Low
-    } else {
-        Priority::Normal
-    }
-}
-
-fn rank(p: Priority) -> u8 {
-    match p {
-        Priority::Low => 0,
-        Priority::Normal => 1,
-        Priority::High => 2,
-        Priority::Critical => 3,
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 }
 
 /// Serialises a frame once for every subscriber.
 pub(crate) fn encode(frame: &ServerFrame<Value>) -> Utf8Bytes {
     serde_json::to_string(frame).expect("a serde_json::Value always serialises").into()
-}
-
-/// A message's JSON without its opening brace: the broker's script writes the envelope's
-/// `type`, `seq` and `epoch` in front of it.
-fn body_after_brace(message: &WebSocketMessage<Value>) -> String {
-    let json = serde_json::to_string(message).expect("a serde_json::Value always serialises");
-    json[1..].to_owned()
 }

@@ -4,7 +4,8 @@
 //! - [`Config`]: settings from the seed's environment variables and flags.
 //! - [`Registry`]: the features, entities and actions events may name.
 //! - [`Hub`]: connections, subscriptions per feature, fan-out (serialise once, queue everywhere).
-//! - `broker`: with `--broker redis://…`, every feature's stream lives in Redis, shared by nodes.
+//! - `broker`: where each feature's stream (numbers, epoch, history) lives, owned by the hub:
+//!   in memory, or with `--broker redis://…` in Redis, shared by nodes.
 //! - [`EventService`]: the Rust API for backends (emit, batches, targeting).
 //! - `auth` (JWT), `origin` (allow-list), `metrics` (Prometheus counters).
 //! - `ws`: one handler per browser connection; `http`: the routes.
@@ -28,8 +29,9 @@ mod service;
 mod ws;
 
 pub use auth::{AuthError, Identity};
+pub use broker::History;
 pub use config::Config;
-pub use hub::{History, Hub, Publisher};
+pub use hub::{Hub, Publisher};
 pub use registry::{FeatureDef, Registry, Unknown};
 pub use service::EventService;
 

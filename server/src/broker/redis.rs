@@ -7,13 +7,15 @@
 //! Losing Redis never closes a client: the node reports itself unhealthy, retries with
 //! backoff, and when Redis is back tells its clients they have a gap, so they recover.
 
-use crate::hub::{History, Hub};
+use super::{batch_frames, frame_priority, new_epoch, Attached, History, Relay, REPLAY_FRAME};
 use crate::metrics::Drop;
+use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt;
+use livestate::protocol::{Position as ClientPosition, StreamState};
 use redis::aio::MultiplexedConnection;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -88,11 +90,11 @@ fn feature_of(channel: &str) -> Option<&str> {
 }
 
 /// A stream's position as Redis holds it, with the frames after the asked position.
-pub(crate) struct Position {
-    pub(crate) epoch: String,
-    pub(crate) top: u64,
+struct Position {
+    epoch: String,
+    top: u64,
     /// (stored at, ms since the Unix epoch; frame)
-    pub(crate) frames: Vec<(u64, String)>,
+    frames: Vec<(u64, String)>,
 }
 
 /// One event to publish: feature, body, and who waits for it to be in Redis.
@@ -103,9 +105,13 @@ enum Control {
     Unsubscribe(String),
 }
 
-/// The Redis side of a hub.
-pub(crate) struct Broker {
+/// Streams shared through Redis.
+pub(crate) struct Redis {
     client: redis::Client,
+    /// The hub, once [`spawn`] has run.
+    relay: OnceLock<Weak<dyn Relay>>,
+    /// The background tasks' ends, taken by [`spawn`].
+    tasks: Mutex<Option<(mpsc::Receiver<Job>, mpsc::UnboundedReceiver<Control>)>>,
     conn: tokio::sync::Mutex<Option<MultiplexedConnection>>,
     up: AtomicBool,
     history: History,
@@ -117,9 +123,9 @@ pub(crate) struct Broker {
     position: redis::Script,
 }
 
-impl std::fmt::Debug for Broker {
+impl std::fmt::Debug for Redis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Broker").field("up", &self.up.load(Ordering::Relaxed)).finish_non_exhaustive()
+        f.debug_struct("Redis").field("up", &self.up.load(Ordering::Relaxed)).finish_non_exhaustive()
     }
 }
 
@@ -127,14 +133,16 @@ fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis() as u64
 }
 
-impl Broker {
+impl Redis {
     /// Checks the URL; the connection itself is made (and remade) in the background.
-    pub(crate) fn new(url: &str, history: History) -> Result<(Arc<Self>, BrokerTasks), String> {
+    pub(super) fn new(url: &str, history: History) -> Result<Arc<Self>, String> {
         let client = redis::Client::open(url).map_err(|e| format!("--broker {url:?}: {e}"))?;
         let (jobs, jobs_rx) = mpsc::channel(QUEUE);
         let (control, control_rx) = mpsc::unbounded_channel();
-        let broker = Arc::new(Broker {
+        Ok(Arc::new(Redis {
             client,
+            relay: OnceLock::new(),
+            tasks: Mutex::new(Some((jobs_rx, control_rx))),
             conn: tokio::sync::Mutex::new(None),
             up: AtomicBool::new(false),
             history,
@@ -143,18 +151,23 @@ impl Broker {
             channels: Mutex::default(),
             publish: redis::Script::new(PUBLISH),
             position: redis::Script::new(POSITION),
-        });
-        Ok((broker, BrokerTasks { jobs: jobs_rx, control: control_rx }))
+        }))
     }
 
     /// Whether Redis answered the last time it was asked.
-    pub(crate) fn is_up(&self) -> bool {
+    pub(super) fn is_up(&self) -> bool {
         self.up.load(Ordering::Relaxed)
     }
 
-    fn set_up(&self, up: bool, hub: &Hub) {
+    fn relay(&self) -> Option<Arc<dyn Relay>> {
+        self.relay.get()?.upgrade()
+    }
+
+    fn set_up(&self, up: bool) {
         if self.up.swap(up, Ordering::Relaxed) != up {
-            hub.metrics().broker_up.store(up, Ordering::Relaxed);
+            if let Some(relay) = self.relay() {
+                relay.metrics().broker_up.store(up, Ordering::Relaxed);
+            }
             if up {
                 tracing::info!("broker: connected to Redis");
             } else {
@@ -163,14 +176,14 @@ impl Broker {
         }
     }
 
-    /// Queues one event for publishing (in order). `body` is the message JSON after its `{`;
-    /// `done` hears once the event is in Redis (and is dropped if it never gets there).
-    pub(crate) fn enqueue(&self, hub: &Hub, feature: &str, body: String, done: Option<oneshot::Sender<()>>) -> bool {
-        if self.jobs.try_send((feature.to_owned(), body, done)).is_err() {
-            hub.metrics().drop(Drop::Broker);
-            return false;
+    /// Queues one event for publishing (in order). `body` is the message JSON after its `{`.
+    /// The receiver hears once the event is in Redis, and errs if it never gets there.
+    pub(super) fn enqueue(&self, feature: &str, body: String, relay: &dyn Relay) -> oneshot::Receiver<()> {
+        let (done, receipt) = oneshot::channel();
+        if self.jobs.try_send((feature.to_owned(), body, Some(done))).is_err() {
+            relay.metrics().drop(Drop::Broker);
         }
-        true
+        receipt
     }
 
     /// A connection for commands, made on first use and after a failure.
@@ -190,7 +203,7 @@ impl Broker {
 
     /// Makes sure this node listens to `feature`'s channel, so that nothing published after
     /// this returns is missed. Times out (false) while Redis is away.
-    pub(crate) async fn listen(&self, feature: &str) -> bool {
+    async fn listen(&self, feature: &str) -> bool {
         // Always through the listener task, even when already listening: a pending unsubscribe
         // of the same feature (its last subscriber just left) is then undone in order.
         let (tx, rx) = oneshot::channel();
@@ -201,13 +214,13 @@ impl Broker {
     }
 
     /// Stops listening to `feature` (its last local subscriber left).
-    pub(crate) fn stop_listening(&self, feature: &str) {
+    pub(super) fn stop_listening(&self, feature: &str) {
         let _ = self.control.send(Control::Unsubscribe(feature.to_owned()));
     }
 
     /// The stream's epoch and top sequence number, and the frames after `from` (at most the
     /// history size), read atomically.
-    pub(crate) async fn position(&self, hub: &Hub, feature: &str, from: Option<u64>) -> Option<Position> {
+    async fn position(&self, feature: &str, from: Option<u64>) -> Option<Position> {
         // A second try on a fresh connection: after a Redis restart the cached one is dead.
         let mut result = self.read_position(feature, from).await;
         if result.is_err() {
@@ -216,7 +229,7 @@ impl Broker {
         }
         match result {
             Ok(values) => {
-                self.set_up(true, hub);
+                self.set_up(true);
                 let mut it = values.into_iter();
                 let epoch: String = redis::from_redis_value(it.next()?).ok()?;
                 let top: u64 = redis::from_redis_value(it.next()?).ok()?;
@@ -229,7 +242,7 @@ impl Broker {
             Err(e) => {
                 tracing::debug!("broker: position of {feature}: {e}");
                 self.forget_connection().await;
-                self.set_up(false, hub);
+                self.set_up(false);
                 None
             }
         }
@@ -240,7 +253,7 @@ impl Broker {
         self.position
             .key(meta_key(feature))
             .key(stream_key(feature))
-            .arg(crate::hub::new_epoch())
+            .arg(new_epoch())
             .arg(META_TTL_SECS)
             .arg(from.map_or(-1, |f| f as i64))
             .arg(self.history.size)
@@ -249,24 +262,44 @@ impl Broker {
     }
 
     /// The oldest time (ms since the Unix epoch) an event may have been stored at to be replayed.
-    pub(crate) fn oldest_replayable(&self) -> u64 {
+    fn oldest_replayable(&self) -> u64 {
         now_ms().saturating_sub(self.history.ttl.as_millis() as u64)
     }
-}
 
-/// The background work of a broker, started by [`BrokerTasks::spawn`]. The tasks hold the hub
-/// and the broker weakly: they end when the hub is dropped.
-pub(crate) struct BrokerTasks {
-    jobs: mpsc::Receiver<Job>,
-    control: mpsc::UnboundedReceiver<Control>,
-}
-
-impl BrokerTasks {
-    /// Starts the publisher and the channel listener. They hold the hub weakly and end with it.
-    pub(crate) fn spawn(self, broker: &Arc<Broker>, hub: &Hub) {
-        tokio::spawn(publisher(Arc::downgrade(broker), hub.downgrade(), self.jobs));
-        tokio::spawn(listener(Arc::downgrade(broker), hub.downgrade(), self.control));
+    /// Subscribes from `from`, reading the stream's position and the events missed since then
+    /// from Redis. `join` runs first, so live frames that arrive meanwhile reach the hub, which
+    /// holds them and sends those after the position once this returns: nothing falls between
+    /// the replay and the live stream. While Redis is away the subscription still counts: the
+    /// stream state is `None`, and a gap once Redis is back brings the client up to date.
+    pub(super) async fn attach(&self, feature: &str, from: Option<&ClientPosition>, join: impl FnOnce()) -> Attached {
+        join();
+        let position = match self.listen(feature).await {
+            true => self.position(feature, from.map(|p| p.seq)).await,
+            false => None,
+        };
+        let Some(position) = position else { return Attached { replay: Vec::new(), stream: None } };
+        let (mut replay, mut recovered) = (Vec::new(), None);
+        if let Some(from) = from {
+            let missed = position.top.saturating_sub(from.seq);
+            let fresh = position.frames.first().is_none_or(|(at, _)| *at >= self.oldest_replayable());
+            let ok = from.epoch == position.epoch && from.seq <= position.top && position.frames.len() as u64 == missed && fresh;
+            recovered = Some(ok);
+            if ok && missed > 0 {
+                let frames: Vec<Utf8Bytes> = position.frames.into_iter().map(|(_, f)| f.into()).collect();
+                replay = batch_frames(frames.iter(), REPLAY_FRAME);
+            }
+        }
+        Attached { replay, stream: Some(StreamState { epoch: position.epoch, seq: position.top, recovered }) }
     }
+}
+
+/// Starts the publisher and the channel listener. They hold the hub and the broker weakly, and
+/// end when the hub is dropped.
+pub(super) fn spawn(redis: &Arc<Redis>, relay: Weak<dyn Relay>) {
+    let Some((jobs, control)) = redis.tasks.lock().unwrap_or_else(|e| e.into_inner()).take() else { return };
+    let _ = redis.relay.set(relay);
+    tokio::spawn(publisher(Arc::downgrade(redis), jobs));
+    tokio::spawn(listener(Arc::downgrade(redis), control));
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -275,12 +308,12 @@ fn backoff(attempt: u32) -> Duration {
 
 /// Publishes queued events in order, a pipeline of up to 64 at a time, retrying with backoff
 /// while Redis is away (a batch that failed half-way may then be published twice).
-async fn publisher(broker: Weak<Broker>, hub: Weak<crate::hub::HubInner>, mut jobs: mpsc::Receiver<Job>) {
+async fn publisher(broker: Weak<Redis>, mut jobs: mpsc::Receiver<Job>) {
     let mut batch = Vec::new();
     while jobs.recv_many(&mut batch, 64).await > 0 {
         let mut attempt = 0;
         loop {
-            let (Some(hub), Some(broker)) = (Hub::upgrade(&hub), broker.upgrade()) else { return };
+            let Some(broker) = broker.upgrade().filter(|b| b.relay().is_some()) else { return };
             let result: redis::RedisResult<()> = async {
                 let mut conn = broker.connection().await?;
                 // Load the script (again after a Redis restart), then EVALSHA in one pipeline.
@@ -293,7 +326,7 @@ async fn publisher(broker: Weak<Broker>, hub: Weak<crate::hub::HubInner>, mut jo
                         .arg(2)
                         .arg(meta_key(feature))
                         .arg(stream_key(feature))
-                        .arg(crate::hub::new_epoch())
+                        .arg(new_epoch())
                         .arg(body)
                         .arg(broker.history.size)
                         .arg(broker.history.ttl.as_secs().max(1))
@@ -307,7 +340,7 @@ async fn publisher(broker: Weak<Broker>, hub: Weak<crate::hub::HubInner>, mut jo
             .await;
             match result {
                 Ok(()) => {
-                    broker.set_up(true, &hub);
+                    broker.set_up(true);
                     for (_, _, done) in batch.drain(..) {
                         if let Some(done) = done {
                             let _ = done.send(());
@@ -318,8 +351,8 @@ async fn publisher(broker: Weak<Broker>, hub: Weak<crate::hub::HubInner>, mut jo
                 Err(e) => {
                     tracing::debug!("broker: publish failed: {e}");
                     broker.forget_connection().await;
-                    broker.set_up(false, &hub);
-                    drop((hub, broker));
+                    broker.set_up(false);
+                    drop(broker);
                     tokio::time::sleep(backoff(attempt)).await;
                     attempt += 1;
                 }
@@ -331,18 +364,19 @@ async fn publisher(broker: Weak<Broker>, hub: Weak<crate::hub::HubInner>, mut jo
 
 /// Listens to the channels of the features local clients subscribe to and relays their frames.
 /// After a lost connection it listens again and reports a gap for every such feature.
-async fn listener(weak: Weak<Broker>, hub: Weak<crate::hub::HubInner>, mut control: mpsc::UnboundedReceiver<Control>) {
+async fn listener(weak: Weak<Redis>, mut control: mpsc::UnboundedReceiver<Control>) {
     let mut attempt = 0;
     let mut lost = false;
     loop {
-        let (Some(strong), Some(broker)) = (Hub::upgrade(&hub), weak.upgrade()) else { return };
+        let Some(broker) = weak.upgrade() else { return };
+        let Some(relay) = broker.relay() else { return };
         let (mut sink, mut stream) = match broker.client.get_async_pubsub().await {
             Ok(pubsub) => pubsub.split(),
             Err(e) => {
                 tracing::debug!("broker: pubsub connection failed: {e}");
-                broker.set_up(false, &strong);
+                broker.set_up(false);
                 lost = true;
-                drop((strong, broker));
+                drop((relay, broker));
                 tokio::time::sleep(backoff(attempt)).await;
                 attempt += 1;
                 continue;
@@ -357,22 +391,24 @@ async fn listener(weak: Weak<Broker>, hub: Weak<crate::hub::HubInner>, mut contr
             continue;
         }
         attempt = 0;
-        broker.set_up(true, &strong);
+        broker.set_up(true);
         if std::mem::take(&mut lost) {
             // Events published while we were away never reached our clients.
             for f in &features {
-                strong.report_gap(f);
+                relay.gap(f);
             }
         }
-        drop((strong, broker));
+        drop((relay, broker));
         loop {
             tokio::select! {
                 msg = stream.next() => {
                     let Some(msg) = msg else { break };
-                    let Some(hub) = Hub::upgrade(&hub) else { return };
+                    let Some(relay) = weak.upgrade().and_then(|b| b.relay()) else { return };
                     let name = msg.get_channel_name().to_owned();
                     if let (Some(feature), Ok(frame)) = (feature_of(&name), msg.get_payload::<String>()) {
-                        hub.relay_from_broker(feature, frame);
+                        let frame: Utf8Bytes = frame.into();
+                        let priority = frame_priority(&frame);
+                        relay.deliver(feature, frame, priority);
                     }
                 }
                 ctl = control.recv() => match ctl {
@@ -396,9 +432,9 @@ async fn listener(weak: Weak<Broker>, hub: Weak<crate::hub::HubInner>, mut contr
             }
         }
         lost = true;
-        if let (Some(hub), Some(broker)) = (Hub::upgrade(&hub), weak.upgrade()) {
+        if let Some(broker) = weak.upgrade() {
             broker.forget_connection().await;
-            broker.set_up(false, &hub);
+            broker.set_up(false);
         }
     }
 }
