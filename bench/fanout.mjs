@@ -12,6 +12,9 @@ import { createInterface } from 'node:readline';
 
 const COUNTS = (process.env.BENCH_FANOUT_CONNECTIONS ?? '1000,10000').split(',').map(Number);
 const SECONDS = Number(process.env.BENCH_FANOUT_SECONDS ?? 8);
+// For a quick look at one gateway: BENCH_FANOUT_ONLY=livestate (a substring of the row names);
+// the scale-out row and the JSON file are then skipped.
+const ONLY = process.env.BENCH_FANOUT_ONLY;
 const LOADGEN = 'target/release/livestate-loadgen';
 const REDIS_PORT = 26400;
 const livestate = (port, ...extra) => ['target/release/livestate-server', '--port', port, '--max-connections', '20000', '--outbound-queue', '1024', ...extra];
@@ -55,7 +58,7 @@ function loadgen(args, onReady) {
 mkdirSync('target/bench', { recursive: true });
 const results = [];
 let port = 23410; // below the ephemeral range (32768+), which 20 000 client sockets use
-for (const [name, command] of Object.entries(GATEWAYS)) {
+for (const [name, command] of Object.entries(GATEWAYS).filter(([n]) => !ONLY || n.includes(ONLY))) {
   for (const connections of COUNTS) {
     const gateway = await startGateway(command, ++port);
     await sleep(300);
@@ -79,6 +82,7 @@ for (const [name, command] of Object.entries(GATEWAYS)) {
     await sleep(300);
   }
 }
+if (ONLY) process.exit(0);
 // Scale-out: 2 nodes + Redis against the 1-node row above, at the first subscriber count.
 {
   const connections = COUNTS[0];

@@ -18,12 +18,14 @@ use serde_json::{json, Value};
 use std::net::SocketAddr;
 use tower_http::timeout::TimeoutLayer;
 
-/// tungstenite's default 128 KiB read buffer costs ~90 KB per idle connection; 4 KiB holds
-/// any ordinary frame and grows when a bigger one arrives.
-const READ_BUFFER: usize = 4 * 1024;
+/// tungstenite's default 128 KiB read buffer costs ~90 KB per idle connection (it is zeroed,
+/// so it is resident); 1 KiB holds what clients send (auth, subscribe, publish) and grows when a
+/// bigger frame arrives. Measured at 10 000 subscribers: 4 KiB cost 30 MB of RSS more.
+const READ_BUFFER: usize = 1024;
 /// Frames queued for one connection are written together up to this size (one syscall for
-/// many small events); the buffer is only allocated once something is sent.
-const WRITE_BUFFER: usize = 16 * 1024;
+/// many small events). The buffer keeps its size once it has grown: at 16 KiB, 10 000 busy
+/// subscribers held 75 MB more than at 4 KiB, for no more deliveries per second.
+const WRITE_BUFFER: usize = 4 * 1024;
 /// The most one connection's write buffer may hold: room for the largest event a backend can
 /// publish (the 2 MB body limit) on top of a full batch.
 const MAX_WRITE_BUFFER: usize = WRITE_BUFFER + 4 * 1024 * 1024;
