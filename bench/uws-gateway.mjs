@@ -30,7 +30,7 @@ app.post('/api/events', (res) => {
   const chunks = [];
   res.onAborted(() => (res.aborted = true));
   res.onData((chunk, last) => {
-    chunks.push(Buffer.from(chunk)); // the chunk's memory is only valid during this call
+    chunks.push(Buffer.from(new Uint8Array(chunk))); // a copy: the chunk is detached after this call
     if (!last) return;
     const parsed = JSON.parse(Buffer.concat(chunks).toString());
     const events = Array.isArray(parsed) ? parsed : [parsed];
