@@ -24,13 +24,13 @@ async fn connected(json: &str) -> (RealtimeClient, Statuses) {
 }
 
 #[wasm_bindgen_test]
-async fn connect_reports_reconnecting_then_connected_and_status_is_readable() {
+async fn connect_reports_connecting_then_connected_and_status_is_readable() {
     let c = client("{}");
     assert_eq!(c.status().as_string().unwrap(), "disconnected");
     let mut st = Statuses::watch(&c);
     c.connect(None);
     let (seen, _) = st.until("connected", 10_000).await;
-    assert_eq!(seen, ["reconnecting", "connected"]);
+    assert_eq!(seen, ["connecting", "connected"]);
     assert_eq!(c.status().as_string().unwrap(), "connected");
     assert_eq!(get(&c.stats(), "connects").as_f64(), Some(1.0));
     c.disconnect();
@@ -166,12 +166,24 @@ async fn after_max_attempts_the_client_gives_up_with_a_reason() {
     // Port 9 (discard) is closed on loopback: every attempt fails at once.
     let c = client(r#"{"url":"ws://127.0.0.1:9/ws","maxReconnectAttempts":2,"backoff":{"min":10,"max":20}}"#);
     let mut st = Statuses::watch(&c);
+    let (on_err, mut errors) = recorder();
+    let _off = c.on_error(on_err);
     c.connect(None);
     let (seen, reason) = st.until("disconnected", 10_000).await;
-    assert_eq!(seen, ["reconnecting", "disconnected"]);
+    assert_eq!(seen, ["connecting", "disconnected"], "never connected: connecting, not reconnecting");
     assert_eq!(get(&reason, "kind").as_string().unwrap(), "maxAttempts");
     assert_eq!(get(&reason, "attempts").as_f64(), Some(2.0));
     assert_eq!(get(&c.status_reason(), "kind").as_string().unwrap(), "maxAttempts");
+    // Three sockets failed to open; the app heard why once, after the first.
+    let mut told = Vec::new();
+    while let Ok(Some((event, _))) = errors.try_next() {
+        told.push(event);
+    }
+    assert_eq!(told.len(), 1, "one onError for the failed attempts");
+    assert_eq!(get(&told[0], "kind").as_string().unwrap(), "unreachable");
+    assert_eq!(get(&told[0], "url").as_string().unwrap(), "ws://127.0.0.1:9/ws");
+    let message = get(&told[0], "message").as_string().unwrap();
+    assert!(message.contains("--cors-origin") && message.contains("ws://127.0.0.1:9/ws"), "{message}");
 }
 
 #[wasm_bindgen_test]
@@ -320,7 +332,7 @@ async fn an_expired_token_stops_the_client_with_a_rejected_reason_instead_of_ret
     let mut st = Statuses::watch(&c);
     c.connect(None);
     let (seen, reason) = st.until("disconnected", 10_000).await;
-    assert_eq!(seen, ["reconnecting", "disconnected"], "no retry after an auth failure");
+    assert_eq!(seen, ["connecting", "disconnected"], "no retry after an auth failure");
     assert_eq!(get(&reason, "kind").as_string().unwrap(), "rejected");
     assert_eq!(get(&reason, "code").as_f64(), Some(4500.0));
     assert!(get(&reason, "reason").as_string().unwrap().contains("expired"));
@@ -429,4 +441,33 @@ async fn frames_a_socket_delivers_from_inside_send_are_handled_right_after_it_no
     assert_eq!(get(&data, "id").as_string().as_deref(), Some("r1"));
     assert_eq!(c.status().as_string().as_deref(), Some("connected"));
     assert_eq!(get(&c.stats(), "invalidFrames").as_f64(), Some(0.0));
+}
+
+#[wasm_bindgen_test]
+async fn the_debug_option_tells_each_connection_and_subscription_step() {
+    let f = fresh_feature("debug");
+    let opts = options("{}");
+    let (log, mut lines) = recorder();
+    Reflect::set(&opts, &"debug".into(), &log).unwrap();
+    let c = RealtimeClient::new(opts).unwrap();
+    let mut st = Statuses::watch(&c);
+    c.connect(None);
+    st.until("connected", 10_000).await;
+    let _inbox = on_feature(&c, &f);
+    barrier(&c, &f).await;
+    let mut told = Vec::new();
+    while let Ok(Some((line, _))) = lines.try_next() {
+        told.push(line.as_string().unwrap());
+    }
+    let has = |part: &str| told.iter().any(|l| l.contains(part));
+    assert!(has(": opening ws://") && has(": open") && has("welcome, heartbeat every"), "{told:?}");
+    assert!(has("status: connecting") && has("status: connected"), "{told:?}");
+    assert!(has(&format!("subscribe {f}")) && has(&format!("subscribed {f} at ")), "{told:?}");
+    c.disconnect();
+}
+
+#[wasm_bindgen_test]
+fn a_debug_option_that_is_neither_a_boolean_nor_a_function_is_refused_by_name() {
+    let err = RealtimeClient::new(options(r#"{"debug":"yes"}"#)).err().expect("refused");
+    assert!(get(&err, "message").as_string().unwrap().contains("debug"));
 }

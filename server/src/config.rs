@@ -75,8 +75,10 @@ pub struct Config {
 
     /// Origins allowed to open WebSockets, comma-separated: exact (`https://app.example.com`),
     /// subdomain wildcard (`https://*.example.com`), any port (`http://localhost:*`) or `*`.
-    /// Pages served by the gateway itself are always allowed.
-    #[arg(long, env = "WEBSOCKET_CORS_ORIGIN", default_value = "http://localhost:4200")]
+    /// Pages served by the gateway itself are always allowed. The default takes development
+    /// servers on this machine (ng serve, Vite, ...) on any port; set your app's origins in
+    /// production.
+    #[arg(long, env = "WEBSOCKET_CORS_ORIGIN", default_value = "http://localhost:*,http://127.0.0.1:*")]
     pub cors_origin: String,
 
     /// Open WebSocket connections accepted; further upgrades get 503.

@@ -22,10 +22,15 @@ async fn a_page_from_a_disallowed_origin_gets_403_before_any_websocket_exists() 
 }
 
 #[tokio::test]
-async fn the_default_origin_list_allows_the_seeds_angular_dev_server_only() {
+async fn the_default_origin_list_allows_local_dev_servers_on_any_port_and_nothing_else() {
     let gw = Gateway::start(|_| {}).await;
-    assert!(gw.open_with("", &[("Origin", "http://localhost:4200")]).await.is_ok());
-    assert_eq!(gw.open_with("", &[("Origin", "http://localhost:4300")]).await.err(), Some(403));
+    // ng serve, Vite, and anything else a developer runs on this machine.
+    for origin in ["http://localhost:4200", "http://localhost:5173", "http://127.0.0.1:5173", "http://localhost:8080"] {
+        assert!(gw.open_with("", &[("Origin", origin)]).await.is_ok(), "{origin}");
+    }
+    for origin in ["https://evil.test", "http://localhost.evil.test:5173", "https://localhost:5173"] {
+        assert_eq!(gw.open_with("", &[("Origin", origin)]).await.err(), Some(403), "{origin}");
+    }
 }
 
 #[tokio::test]

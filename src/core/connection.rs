@@ -26,8 +26,12 @@ pub enum ConnectionStatus {
     /// Not connected and not trying: before `connect()`, after `disconnect()`, after the
     /// gateway refused us, or after the last reconnect attempt failed.
     Disconnected,
-    /// Not connected but trying: opening a socket, or waiting before the next attempt.
+    /// Not connected but trying again after a connection was up: opening a socket, or
+    /// waiting before the next attempt.
     Reconnecting,
+    /// Trying to connect since `connect()`, no connection up yet (its first attempt, or the
+    /// retries after it). Last, so the numbers of the others stay as they were.
+    Connecting,
 }
 
 /// Why the client stopped trying; readable as `statusReason` while `disconnected`.
@@ -120,6 +124,11 @@ pub enum Action {
     /// From the session, after `Resync`: this store has no `reload`; it must say its items
     /// may be stale.
     Lost(u32),
+    /// A socket closed or timed out before it opened: the gateway refused the handshake (the
+    /// browser hides why: a 403 for an origin it does not allow, say) or is unreachable. Once
+    /// per `connect()` until a connection is up, so the app hears it after the first failed
+    /// attempt instead of watching retries in silence.
+    Unreachable,
 }
 
 /// Why an outbox message was refused.
@@ -227,6 +236,10 @@ pub struct Connection {
     streams: Streams,
     /// The browser said it is offline: retrying would be futile until it says online.
     offline: bool,
+    /// A connection was up since `connect()`: trying again is reconnecting, not connecting.
+    was_open: bool,
+    /// `Unreachable` was reported since `connect()` or the last connection.
+    told_unreachable: bool,
     outbox: Option<Outbox>,
 }
 
@@ -245,6 +258,8 @@ impl Connection {
             router: Router::default(),
             streams: Streams::default(),
             offline: false,
+            was_open: false,
+            told_unreachable: false,
         }
     }
 
@@ -373,6 +388,8 @@ impl Connection {
         match (input, self.phase) {
             (Input::Connect, Phase::Idle) => {
                 self.attempts = 0;
+                self.was_open = false;
+                self.told_unreachable = false;
                 self.open(out);
             }
             (Input::Connect, Phase::Waiting) | (Input::Visible, Phase::Waiting) => {
@@ -432,6 +449,8 @@ impl Connection {
                 let timeout = self.config.heartbeat_timeout_ms.unwrap_or(heartbeat_ms * 1.5 + 1000.0);
                 self.attempts = 0;
                 self.reason = None;
+                self.was_open = true;
+                self.told_unreachable = false;
                 out.push(Action::StopTimer(Timer::Connect));
                 out.push(Action::StartTimer(Timer::Heartbeat, timeout));
                 schedule_refresh(token_ms, out);
@@ -468,6 +487,7 @@ impl Connection {
                 self.phase = Phase::Open { gen, last_heard: now, timeout };
             }
             (Input::Closed { gen, code, reason }, Phase::Opening { gen: g, .. } | Phase::Open { gen: g, .. }) if gen == g => {
+                self.tell_unreachable(out);
                 if codes::is_terminal(code) {
                     let reason = StopReason::Rejected { code, reason: reason.to_owned() };
                     self.teardown(Teardown::Stop(reason), out);
@@ -476,7 +496,10 @@ impl Connection {
                 }
             }
             (Input::Fired(Timer::Retry), Phase::Waiting) => self.open(out),
-            (Input::Fired(Timer::Connect), Phase::Opening { .. }) => self.teardown(Teardown::Retry, out),
+            (Input::Fired(Timer::Connect), Phase::Opening { .. }) => {
+                self.tell_unreachable(out);
+                self.teardown(Teardown::Retry, out);
+            }
             (Input::Fired(Timer::Heartbeat), Phase::Open { last_heard, timeout, .. }) => {
                 let silent = now - last_heard;
                 if silent >= timeout {
@@ -488,6 +511,14 @@ impl Connection {
             // Everything else is stale (an old socket's callback, a timer that lost a race)
             // or a no-op (connect while connected): ignored by design.
             _ => {}
+        }
+    }
+
+    /// Reports a socket that ends before it opened, once (see [`Action::Unreachable`]).
+    fn tell_unreachable(&mut self, out: &mut Vec<Action>) {
+        if matches!(self.phase, Phase::Opening { open: false, .. }) && !self.told_unreachable {
+            self.told_unreachable = true;
+            out.push(Action::Unreachable);
         }
     }
 
@@ -535,7 +566,8 @@ impl Connection {
     fn set_phase(&mut self, phase: Phase, out: &mut Vec<Action>) {
         let status = match phase {
             Phase::Idle => ConnectionStatus::Disconnected,
-            Phase::Waiting | Phase::Opening { .. } => ConnectionStatus::Reconnecting,
+            Phase::Waiting | Phase::Opening { .. } if self.was_open => ConnectionStatus::Reconnecting,
+            Phase::Waiting | Phase::Opening { .. } => ConnectionStatus::Connecting,
             Phase::Open { .. } => ConnectionStatus::Connected,
         };
         self.phase = phase;

@@ -34,11 +34,11 @@ fn connect(c: &mut Connection, now: f64) -> u32 {
 }
 
 #[test]
-fn a_new_client_is_disconnected_and_connect_reports_reconnecting_then_connected() {
+fn a_new_client_is_disconnected_and_connect_reports_connecting_then_connected() {
     let mut c = machine(Some(5));
     assert_eq!(c.status(), Disconnected);
     let out = step(&mut c, Input::Connect, 0.0);
-    assert_eq!(statuses(&out), [Reconnecting]);
+    assert_eq!(statuses(&out), [Connecting]);
     let gen = c.socket().unwrap();
     assert_eq!(step(&mut c, Input::Opened { gen }, 1.0), [Action::Send(Outgoing::Auth)]);
     let out = step(&mut c, Input::Welcome { gen, heartbeat_ms: 1000.0, token_ms: None }, 2.0);
@@ -427,4 +427,50 @@ fn timers_are_listed_in_the_order_of_their_numbers() {
     for (i, t) in Timer::ALL.iter().enumerate() {
         assert_eq!(*t as usize, i, "{t:?}");
     }
+}
+
+#[test]
+fn retries_before_the_first_connection_are_connecting_and_after_a_drop_reconnecting() {
+    let mut c = machine(None);
+    step(&mut c, Input::Connect, 0.0);
+    let gen = c.socket().unwrap();
+    let out = step(&mut c, Input::Closed { gen, code: 1006, reason: "" }, 1.0);
+    assert!(statuses(&out).is_empty(), "still connecting while the first attempts fail");
+    assert_eq!(c.status(), Connecting);
+    step(&mut c, Input::Fired(Timer::Retry), 2.0);
+    let gen = c.socket().unwrap();
+    step(&mut c, Input::Opened { gen }, 3.0);
+    step(&mut c, Input::Welcome { gen, heartbeat_ms: 1000.0, token_ms: None }, 3.0);
+    let out = step(&mut c, Input::Closed { gen, code: 1006, reason: "" }, 4.0);
+    assert_eq!(statuses(&out), [Reconnecting]);
+    // disconnect() and connect() again start over: connecting.
+    step(&mut c, Input::Disconnect, 5.0);
+    let out = step(&mut c, Input::Connect, 6.0);
+    assert_eq!(statuses(&out), [Connecting]);
+}
+
+#[test]
+fn a_socket_that_never_opens_is_reported_unreachable_once_per_connect_until_a_connection_is_up() {
+    let mut c = machine(None);
+    step(&mut c, Input::Connect, 0.0);
+    let unreachable = |out: &[Action]| out.iter().filter(|a| matches!(a, Action::Unreachable)).count();
+    let mut told = 0;
+    for t in 0..3 {
+        let gen = c.socket().unwrap();
+        told += unreachable(&step(&mut c, Input::Closed { gen, code: 1006, reason: "" }, t as f64));
+        step(&mut c, Input::Fired(Timer::Retry), t as f64);
+    }
+    // A connect timeout is the same story; it is not told again.
+    told += unreachable(&step(&mut c, Input::Fired(Timer::Connect), 10.0));
+    assert_eq!(told, 1, "after the first failed attempt, and only then");
+    // Once connected, a later outage that cannot even open a socket is told again.
+    step(&mut c, Input::Fired(Timer::Retry), 11.0);
+    let gen = c.socket().unwrap();
+    step(&mut c, Input::Opened { gen }, 12.0);
+    step(&mut c, Input::Welcome { gen, heartbeat_ms: 1000.0, token_ms: None }, 12.0);
+    let out = step(&mut c, Input::Closed { gen, code: 1006, reason: "" }, 13.0);
+    assert_eq!(unreachable(&out), 0, "an open connection that drops is not a refused handshake");
+    step(&mut c, Input::Fired(Timer::Retry), 14.0);
+    let gen = c.socket().unwrap();
+    assert_eq!(unreachable(&step(&mut c, Input::Closed { gen, code: 1006, reason: "" }, 15.0)), 1);
 }

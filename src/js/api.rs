@@ -9,7 +9,7 @@
 //! (n, feature ids, m, (feature, epoch, seq) × m) · 6 send unsubscribe (n, feature ids) ·
 //! 7 send pong · 8 start timer (kind, ms) · 9 stop timer kind · 10 status s · 11 resync feature ·
 //! 12 flush outbox (n, ids) · 13 refuse outbox (why, n, ids) · 14 reload store · 15 lost store ·
-//! 16 route (op, n, subscription ids).
+//! 16 route (op, n, subscription ids) · 17 unreachable.
 //! Store calls write a store record instead (see [`store_out`]).
 
 // The exports are reached by symbol name from JS, not through Rust paths.
@@ -111,6 +111,7 @@ fn encode(s: &mut Session, actions: &mut Vec<Action>, io: &mut Vec<f64>) {
             }
             Action::Reload(sid) => io.extend([14.0, sid.into()]),
             Action::Lost(sid) => io.extend([15.0, sid.into()]),
+            Action::Unreachable => io.push(17.0),
         }
     }
 }

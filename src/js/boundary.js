@@ -7,11 +7,21 @@ import { nameRule, validName } from './envelope.js';
 const CODES = ['notConnected', 'invalidOptions', 'invalidArgument', 'outboxFull', 'outboxExpired', 'disconnected'];
 
 /** A `LivestateError`: an `Error` named so, with a machine-readable `code` (CODES[code]). */
+/** What every method of the package throws: an `Error` with a machine-readable `code`. */
+export class LivestateError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.name = 'LivestateError';
+    this.code = code;
+  }
+}
+
+/** True for a `LivestateError`, also one thrown by another copy of the package (a bundler
+ *  that loaded it twice), where `instanceof` says no. */
+export const isLivestateError = (e) => e instanceof LivestateError || (e instanceof Error && e.name === 'LivestateError' && typeof e.code === 'string');
+
 export function livestateError(code, message) {
-  const e = new Error(message);
-  e.name = 'LivestateError';
-  e.code = CODES[code];
-  return e;
+  return new LivestateError(CODES[code], message);
 }
 const fail = (code, message) => {
   throw livestateError(code, message);
@@ -41,7 +51,7 @@ const isWhole = (n, min) => typeof n === 'number' && Number.isInteger(n) && n >=
 /** `ClientOptions`, checked and with every default filled in (NaN: none). */
 export function clientOptions(o) {
   const bad = (m) => fail(1, m);
-  only(o, ['url', 'token', 'backoff', 'maxReconnectAttempts', 'heartbeatTimeout', 'connectTimeout', 'features', 'outbox', 'maxMessageSize'], 'options', 1);
+  only(o, ['url', 'token', 'backoff', 'maxReconnectAttempts', 'heartbeatTimeout', 'connectTimeout', 'features', 'outbox', 'maxMessageSize', 'debug'], 'options', 1);
   // null means "the default", as undefined does.
   const num = (v, name) => {
     if (v === undefined || v === null) return undefined;
@@ -75,6 +85,9 @@ export function clientOptions(o) {
     if (!isWhole(outboxMax, 1)) bad('outbox.maxMessages must be a whole number >= 1');
     outboxAge = ob.maxAge === undefined ? outboxAge : typeof ob.maxAge === 'number' ? ms(ob.maxAge, 'outbox.maxAge') : ms(NaN, 'outbox.maxAge');
   }
+  const d = o.debug;
+  if (d !== undefined && d !== null && typeof d !== 'boolean' && typeof d !== 'function') bad('debug must be true, false or a function taking one line of text');
+  const debug = d === true ? (line) => console.debug('[livestate] ' + line) : typeof d === 'function' ? d : undefined;
   const maxSize = num(o.maxMessageSize, 'maxMessageSize') ?? 65536;
   if (!isWhole(maxSize, 1)) bad('maxMessageSize must be a whole number of bytes >= 1');
   return {
@@ -91,6 +104,7 @@ export function clientOptions(o) {
     outboxMax,
     outboxAge,
     maxSize,
+    debug,
   };
 }
 
@@ -145,10 +159,23 @@ export function subscribeFrame(features, posFeatures, posEpochs, posSeqs) {
   return JSON.stringify(frame);
 }
 
-const STATUS = ['connected', 'disconnected', 'reconnecting'];
+const STATUS = ['connected', 'disconnected', 'reconnecting', 'connecting'];
 // Returned as text: a function of numbers only would be imported raw, and wasm-bindgen names
 // every raw import of one module separately (bundlers then warn of duplicate keys).
 export const statusName = (i) => STATUS[i];
+
+/** The `onError` event for a socket that closed before it opened. The browser hides the HTTP
+ *  status of a refused handshake, so the message names the usual causes. */
+export function unreachable(url) {
+  const origin = typeof location === 'undefined' ? 'this page' : location.origin;
+  return {
+    kind: 'unreachable',
+    url,
+    message:
+      'could not open a WebSocket to ' + url + ': the gateway is not running there, or it refused the handshake ' +
+      '(is ' + origin + ' in its --cors-origin? it logs refused origins). Retrying.',
+  };
+}
 
 /** `statusReason`: 0 client, 1 offline, 2 maxAttempts, 3 rejected. */
 export function stopReason(kind, n, text) {

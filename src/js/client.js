@@ -6,7 +6,7 @@
 import { Wire } from './wire.js';
 import {
   authFrame, checkName, clientOptions, clientStats, errorEvent, livestateError, pongFrame, publishFrame,
-  statusName, stopReason, subscribeFrame, unsubscribeFrame,
+  statusName, stopReason, subscribeFrame, unreachable, unsubscribeFrame,
 } from './boundary.js';
 
 /** The wasm exports and views of its memory, set by `install` (the package's `init`). */
@@ -79,6 +79,8 @@ export class RealtimeClient {
     this._c = c;
     this._url = o.url;
     this._token = o.token;
+    /** The `debug` option: a function taking one line of text, or undefined. */
+    this._log = o.debug;
     this._socketToken = undefined;
     this._closeReason = '';
     this._maxSize = o.maxSize;
@@ -141,6 +143,7 @@ export class RealtimeClient {
     for (let i = 0; i < o.length; ) {
       switch (o[i]) {
         case 1:
+          this._log && this._log('socket ' + o[i + 1] + ': opening ' + this._url);
           w.open(o[i + 1], this._url, this._token);
           i += 2;
           break;
@@ -151,6 +154,7 @@ export class RealtimeClient {
           i += 2;
           break;
         case 3:
+          this._log && this._log('socket ' + o[i + 1] + ': closing');
           w.close(o[i + 1]);
           i += 2;
           break;
@@ -170,11 +174,13 @@ export class RealtimeClient {
             ps.push(o[i + 3 + 3 * k]);
           }
           i += 1 + 3 * m;
+          this._log && this._log('subscribe ' + features.join(', ') + (m ? '; resuming ' + pf.map((f, k) => f + ' after ' + pe[k] + '/' + ps[k]).join(', ') : ''));
           w.send(subscribeFrame(features, pf, pe, ps));
           break;
         }
         case 6: {
           const n = o[i + 1];
+          this._log && this._log('unsubscribe ' + names(i + 2, n).join(', '));
           w.send(unsubscribeFrame(names(i + 2, n)));
           i += 2 + n;
           break;
@@ -192,10 +198,12 @@ export class RealtimeClient {
           i += 2;
           break;
         case 10:
+          this._log && this._log('status: ' + statusName(o[i + 1]));
           notices.push([0, o[i + 1]]);
           i += 2;
           break;
         case 11:
+          this._log && this._log(this._names[o[i + 1]] + ': events lost for good (resync)');
           notices.push([2, this._names[o[i + 1]]]);
           i += 2;
           break;
@@ -225,6 +233,11 @@ export class RealtimeClient {
           i += 3 + n;
           break;
         }
+        case 17:
+          this._log && this._log(unreachable(this._url).message);
+          notices.push([1, unreachable(this._url)]);
+          i += 1;
+          break;
         case 14:
         case 15: {
           const store = this._stores.get(o[i + 1]);
@@ -328,6 +341,7 @@ export class RealtimeClient {
   _control(gen, env) {
     switch (env.kind()) {
       case 0: // welcome
+        this._log && this._log('socket ' + gen + ': welcome, heartbeat every ' + env.heartbeat() + ' ms');
         this._input(9, gen, env.heartbeat(), env.tokenMs());
         break;
       case 1: // heartbeat
@@ -338,6 +352,7 @@ export class RealtimeClient {
         break;
       case 3: {
         // gap: each feature is recovered from the gateway's history (a replay on this socket).
+        this._log && this._log('gap in ' + env.list().join(', ') + ': recovering from history');
         const features = env.list().map((f) => this._id(f));
         input(features.length).set(features);
         this._act(wasm.x.ls_gap(this._c, features.length));
@@ -347,12 +362,14 @@ export class RealtimeClient {
       case 4: {
         // subscribed
         const features = env.list();
+        this._log && this._log('subscribed ' + features.map((f) => f + ' at ' + env.epochOf(f) + '/' + env.seqOf(f) + ['', ' (not recovered)', ' (recovered)'][env.recoveredOf(f) + 1]).join(', '));
         const rows = features.flatMap((f) => [this._id(f), this._id(env.epochOf(f)), env.seqOf(f), env.recoveredOf(f)]);
         input(rows.length).set(rows);
         this._act(wasm.x.ls_subscribed(this._c, features.length));
         break;
       }
       case 6:
+        this._log && this._log('gateway error: ' + env.report().code + ': ' + env.report().message);
         this._error(env.report());
     }
   }
@@ -385,10 +402,12 @@ export class RealtimeClient {
   }
 
   _opened(gen) {
+    this._log && this._log('socket ' + gen + ': open');
     this._input(5, gen, 0, NaN);
   }
 
   _closed(gen, code, reason) {
+    this._log && this._log('socket ' + gen + ': closed ' + code + (reason ? ' ' + reason : ''));
     text(reason);
     this._closeReason = reason;
     this._input(6, gen, code, NaN);

@@ -1,9 +1,9 @@
-//! Errors JavaScript sees: thrown `LivestateError`s with a `code`, and the events passed to
-//! `onError` listeners. Both are declared in the .d.ts from these types and built in JS.
+//! Errors JavaScript sees: the `code` of a thrown `LivestateError` (a JS class, declared in
+//! livestate.d.ts), and the events passed to `onError` listeners. Both are declared in the .d.ts
+//! from these types and built in JS.
 
 use serde::Serialize;
 use tsify::Tsify;
-use wasm_bindgen::prelude::*;
 
 /// The `code` of a thrown `LivestateError`.
 #[derive(Tsify, Serialize, Clone, Copy, PartialEq, Eq)]
@@ -22,15 +22,6 @@ pub enum ErrorCode {
     /// `disconnect()` was called while the message waited in the outbox.
     Disconnected,
 }
-
-#[wasm_bindgen(typescript_custom_section)]
-const LIVESTATE_ERROR_TS: &str = r#"
-/** What every method of this package throws: a normal `Error` with a machine-readable `code`. */
-export interface LivestateError extends Error {
-    name: "LivestateError";
-    code: ErrorCode;
-}
-"#;
 
 // Only the declaration is used: the events themselves are built in JS (envelope.js, boundary.js).
 /// Passed to `onError` listeners: something went wrong that did not throw anywhere.
@@ -73,6 +64,16 @@ pub enum RealtimeErrorEvent {
     /// The token function threw or its Promise rejected; the connection attempt counts as failed.
     Token {
         /// The thrown value, as text.
+        message: String,
+    },
+    /// A socket closed before it opened: the gateway is not running at `url`, or it refused the
+    /// handshake (the browser hides why; a page origin missing from the gateway's
+    /// `--cors-origin` is the usual cause). Told once after the first failed attempt of a
+    /// `connect()`, and again only after a connection was up; the client keeps retrying.
+    Unreachable {
+        /// The gateway URL the client connects to.
+        url: String,
+        /// What went wrong and what to check.
         message: String,
     },
 }

@@ -4,10 +4,20 @@
 // declared member exists on the classes and the other way round; tests/ts/consumer.ts calls them.
 import type { InitInput, InitOutput, SyncInitInput } from './glue.js';
 import type {
-    ClientOptions, ClientStats, ConnectionStatus, OutgoingEvent, RealtimeErrorEvent, StopReason, WebSocketMessage,
+    ClientOptions, ClientStats, ConnectionStatus, ErrorCode, OutgoingEvent, RealtimeErrorEvent, StopReason, WebSocketMessage,
     StoreOptions, StoreDiff, ItemStatus,
 } from './glue.js';
 export type * from './glue.js';
+
+/** What every method of this package throws: a normal `Error` with a machine-readable `code`. */
+export class LivestateError extends Error {
+    private constructor();
+    readonly name: 'LivestateError';
+    readonly code: ErrorCode;
+}
+/** True for a `LivestateError`, also one thrown by another copy of the package, where
+ *  `instanceof` says no. */
+export function isLivestateError(e: unknown): e is LivestateError;
 
 /** Loads the wasm module (fetched beside this file unless `module_or_path` says where); call
  *  it once before creating a client. Resolves with the module's exports. */
@@ -82,7 +92,8 @@ export class RealtimeClient {
      */
     readonly statusReason: StopReason | undefined;
     /**
-     * `'connected' | 'disconnected' | 'reconnecting'`.
+     * `'connecting'` (since `connect()`, before the first connection), `'connected'`,
+     * `'reconnecting'` (after a connection was lost) or `'disconnected'`.
      */
     readonly status: ConnectionStatus;
 }

@@ -5,6 +5,7 @@ import { install } from './client.js';
 
 export { RealtimeClient, Subscription } from './client.js';
 export { RealtimeStore } from './store.js';
+export { LivestateError, isLivestateError } from './boundary.js';
 
 /** Loads the wasm module; call it once before creating a client. */
 export default async function init(moduleOrPath) {

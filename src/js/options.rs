@@ -53,6 +53,13 @@ pub struct ClientOptions {
     #[serde(default)]
     #[tsify(optional)]
     pub max_message_size: Option<f64>,
+    /// Logs each connection and subscription step (sockets opening and closing, the gateway's
+    /// welcome, status changes, subscribes with the positions they resume from, gaps,
+    /// resyncs), one line of text each: `true` writes them with `console.debug`, a function
+    /// gets them instead. Events themselves are not logged. Off by default.
+    #[serde(default)]
+    #[tsify(optional, type = "boolean | ((line: string) => void)")]
+    pub debug: (),
 }
 
 /// Reconnect delay settings. Retry `n` waits a uniformly random time between `min` and

@@ -7,7 +7,9 @@ import init, {
   type ItemStatus,
   type ClientOptions,
   type ConnectionStatus,
-  type LivestateError,
+  LivestateError,
+  isLivestateError,
+  type ErrorCode,
   type RealtimeErrorEvent,
   type StopReason,
   type WebSocketMessage,
@@ -27,6 +29,7 @@ export async function main(): Promise<void> {
     heartbeatTimeout: 45_000,
     features: ['rbac'],
     outbox: { maxMessages: 50, maxAge: 10_000 },
+    debug: (line: string) => console.debug(line),
   };
   const client = new RealtimeClient(options);
 
@@ -36,6 +39,7 @@ export async function main(): Promise<void> {
   client.onError((e: RealtimeErrorEvent) => {
     if (e.kind === 'invalidFrame') console.warn(e.reason, e.frame);
     if (e.kind === 'server') console.warn(e.code, e.feature);
+    if (e.kind === 'unreachable') console.warn(e.url, e.message);
   });
   const sub = client.subscribeToEvent('rbac', 'role', 'created', (data: Role, message: WebSocketMessage<Role>) => {
     console.log(data.name, message.meta.priority, message.meta.timestamp);
@@ -47,8 +51,8 @@ export async function main(): Promise<void> {
   try {
     await client.send(event);
   } catch (err) {
-    const e = err as LivestateError;
-    if (e.code === 'notConnected' || e.code === 'outboxFull' || e.code === 'outboxExpired') console.log('later');
+    if (isLivestateError(err) && (err.code === 'notConnected' || err.code === 'outboxFull' || err.code === 'outboxExpired')) console.log('later');
+    if (err instanceof LivestateError) console.log(err.code satisfies ErrorCode, err.message);
   }
   client.onResync((feature: string) => console.log('reload', feature));
   const stats: ClientStats = client.stats();
@@ -85,9 +89,11 @@ export async function main(): Promise<void> {
   roles.free();
 
   // @ts-expect-error: not a status
-  const wrong: ConnectionStatus = 'connecting';
+  const wrong: ConnectionStatus = 'reconnected';
   // @ts-expect-error: url is required
   new RealtimeClient({ token: 'x' });
+  // @ts-expect-error: debug is a boolean or a function
+  new RealtimeClient({ url: '/ws', debug: 'verbose' });
   // @ts-expect-error: backoff.min is a number
   new RealtimeClient({ url: '/ws', backoff: { min: '1s' } });
   console.log(wrong);

@@ -25,7 +25,7 @@ function note(text: string, kind = '') {
 client.onStatus((status, reason) => {
   $('status').textContent = status;
   $('status').dataset.status = status;
-  $('attempts').textContent = status === 'reconnecting' && client.reconnectAttempts > 0
+  $('attempts').textContent = (status === 'connecting' || status === 'reconnecting') && client.reconnectAttempts > 0
     ? `attempt ${client.reconnectAttempts}` : reason && status !== 'connected' ? `(${reason.kind})` : '';
 });
 client.onError((e) => note(`${e.kind}: ${'message' in e ? e.message : 'reason' in e ? e.reason : JSON.stringify(e)}`));

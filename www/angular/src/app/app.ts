@@ -17,7 +17,7 @@ import { UserListComponent } from './user-list.component';
     <header>
       <h1>livestate · Angular</h1>
       <span id="status" class="status" [attr.data-status]="realtime.status()">{{ realtime.status() }}</span>
-      @if (realtime.status() === 'reconnecting' && realtime.reconnectAttempts() > 0) {
+      @if ((realtime.status() === 'connecting' || realtime.status() === 'reconnecting') && realtime.reconnectAttempts() > 0) {
         <span class="muted">attempt {{ realtime.reconnectAttempts() }}</span>
       }
       <span class="spacer"></span>

@@ -13,7 +13,7 @@ export interface RealtimeEvent<T = unknown> {
 @Injectable({ providedIn: 'root' })
 export class RealtimeService implements OnDestroy {
   private client?: RealtimeClient;
-  /** `connected`, `reconnecting` or `disconnected`. */
+  /** `connecting`, `connected`, `reconnecting` or `disconnected`. */
   readonly status = signal<ConnectionStatus>('disconnected');
   /** Failed attempts since the connection was lost. */
   readonly reconnectAttempts = signal(0);
