@@ -10,7 +10,8 @@ test: ## install what is missing, then run every test suite
 setup: ## install toolchains and packages only (idempotent)
 	bash scripts/setup.sh
 
-pkg: ## build the npm package into pkg/
+pkg: ## install what is missing, then build the npm package into pkg/ (then `cd pkg && npm pack` for a tarball)
+	bash scripts/setup.sh
 	bash scripts/build-pkg.sh
 
 size: ## build the release package and print its size beside centrifuge, socket.io-client and phoenix

@@ -10,7 +10,7 @@ esbuild www/src/main.ts --bundle --format=esm --target=es2022 --outfile=www/dist
 # The bundle holds the package's JS glue, so it ships with the .wasm of the same build.
 cp pkg/livestate_bg.wasm www/dist/
 cd www/angular
-# The example installs pkg/ the way an app would (`"livestate": "file:../../pkg"`, a link), so
+# The example installs pkg/ the way an app would (`"livestate-client": "file:../../pkg"`, a link), so
 # a rebuilt pkg/ needs no reinstall.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error

@@ -15,12 +15,24 @@ assemble() {
   mv pkg/livestate.js pkg/glue.js
   mv pkg/livestate.d.ts pkg/glue.d.ts
   cp src/js/livestate.js src/js/livestate.d.ts src/js/client.js src/js/store.js src/js/wire.js src/js/envelope.js src/js/boundary.js pkg/
+  # The package's own README (wasm-pack copied the repository's, which is for contributors).
+  cp src/js/README.md pkg/README.md
   node -e '
     const fs = require("fs");
     const p = JSON.parse(fs.readFileSync("pkg/package.json", "utf8"));
-    p.files = ["livestate_bg.wasm", "glue.js", "glue.d.ts", "livestate.js", "livestate.d.ts", "client.js", "store.js", "wire.js", "envelope.js", "boundary.js"];
+    // "livestate" on the registry is an unrelated package; "livestate-client" is free (npm view).
+    p.name = "livestate-client";
+    p.keywords = ["websocket", "realtime", "state", "store", "wasm", "angular", "optimistic-updates"];
+    delete p.repository; // no public repository yet: better none than a placeholder
+    p.files = ["livestate_bg.wasm", "glue.js", "glue.d.ts", "livestate.js", "livestate.d.ts", "client.js", "store.js", "wire.js", "envelope.js", "boundary.js", "README.md"];
     p.main = "livestate.js";
+    p.module = "livestate.js";
     p.types = "livestate.d.ts";
+    p.exports = {
+      ".": { types: "./livestate.d.ts", import: "./livestate.js", default: "./livestate.js" },
+      "./livestate_bg.wasm": "./livestate_bg.wasm",
+      "./package.json": "./package.json",
+    };
     p.sideEffects = false;
     fs.writeFileSync("pkg/package.json", JSON.stringify(p, null, 2) + "\n");'
 }

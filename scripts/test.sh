@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 #! Runs every test: native unit tests, the gateway's integration tests, the browser tests in
 #! headless Chromium against a real gateway (started and stopped here), the package's size
-#! budget, a strict TypeScript
+#! budget, the packed tarball installed as an app would, a strict TypeScript
 #! check of the generated typings, and the end-to-end tests of the demo and the Angular example
 #! (playwright-core; the test file starts and stops the demo binary). Exits non-zero as soon as a runner fails; ends with a total.
 set -euo pipefail
@@ -52,6 +52,9 @@ cleanup; harness_pid=
 step "size: the release package (wasm + JS glue, gzip -9) within size-budget.json"
 bash scripts/build-pkg.sh >/dev/null
 run node bench/size.mjs --check
+
+step "package: npm pack, installed from the tarball into an empty app and resolved as a bundler would"
+run node tests/pkg/pack.mjs
 
 step "typings: tsc --strict on a consumer of pkg/"
 bash scripts/build-pkg.sh --dev >/dev/null

@@ -1,7 +1,7 @@
 // A RealtimeStore as Angular signals: `injectRealtimeStore()` for a component or service, and
 // `RealtimeStoreService<T>`, the seed's BaseRealtimeStateManager rebuilt on it.
 import { DestroyRef, Signal, computed, inject, signal } from '@angular/core';
-import { RealtimeStore, type ItemStatus, type StoreConflict, type StoreOptions } from 'livestate';
+import { RealtimeStore, type ItemStatus, type StoreConflict, type StoreOptions } from 'livestate-client';
 import { RealtimeService } from './realtime.service';
 
 /** A store's state as signals. Every signal changes at most once per batch of events. */

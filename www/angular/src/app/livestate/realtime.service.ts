@@ -2,7 +2,7 @@
 // status as signals and any feature, entity or action as an RxJS Observable.
 import { Injectable, OnDestroy, signal } from '@angular/core';
 import { Observable } from 'rxjs';
-import init, { RealtimeClient, type ClientOptions, type ConnectionStatus, type InitInput, type WebSocketMessage } from 'livestate';
+import init, { RealtimeClient, type ClientOptions, type ConnectionStatus, type InitInput, type WebSocketMessage } from 'livestate-client';
 
 /** One event as the Observable bridge emits it. */
 export interface RealtimeEvent<T = unknown> {
