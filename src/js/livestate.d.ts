@@ -26,9 +26,33 @@ export default function init(module_or_path?: { module_or_path: InitInput | Prom
 export function initSync(module: { module: SyncInitInput } | SyncInitInput): InitOutput;
 
 /**
- * One WebSocket to the gateway, carrying every feature's events.
+ * An app's events, declared once: feature → entity → action → the type of the event's `data`.
+ * Give it to the client (`new RealtimeClient<AppEvents>(...)`) and subscriptions, callbacks and
+ * `send` are checked against it, as socket.io's typed event maps are:
+ *
+ * ```ts
+ * interface AppEvents {
+ *   rbac: { role: { created: Role; updated: Role; deleted: { id: string } } };
+ *   orders: { payment: { paid: { orderId: string; amount: number } } };
+ * }
+ * ```
  */
-export class RealtimeClient {
+export type EventMap = object;
+/** The map of a client declared without one: any name, and `data` as each callback types it. */
+export type AnyEvents = { [feature: string]: { [entity: string]: { [action: string]: any } } };
+/** The `data` of any event of `M[F][E]`. */
+export type EntityData<M, F extends keyof M, E extends keyof M[F]> = M[F][E][keyof M[F][E]];
+/** The `data` of any event of feature `F`. */
+export type FeatureData<M, F extends keyof M> = { [E in keyof M[F]]: M[F][E][keyof M[F][E]] }[keyof M[F]];
+/** An event to `send`, its names and `data` checked against the map. */
+export type EventOf<M, F extends keyof M & string, E extends keyof M[F] & string, A extends keyof M[F][E] & string> =
+    Omit<OutgoingEvent<M[F][E][A]>, 'feature' | 'entity' | 'action' | 'data'> & { feature: F; entity: E; action: A; data: M[F][E][A] };
+
+/**
+ * One WebSocket to the gateway, carrying every feature's events. `M` declares the app's events
+ * (see `EventMap`); without it every name is accepted and `data` is `any`.
+ */
+export class RealtimeClient<M extends EventMap = AnyEvents> {
     free(): void;
     /**
      * Connects, and keeps reconnecting until `disconnect()`. A `token` given here replaces the
@@ -66,7 +90,7 @@ export class RealtimeClient {
      * promise rejects with `outboxFull`, `outboxExpired` or `disconnected` if it cannot go.
      * Throws `invalidArgument` for a malformed event.
      */
-    send(event: OutgoingEvent<unknown>): Promise<void>;
+    send<F extends keyof M & string, E extends keyof M[F] & string, A extends keyof M[F][E] & string>(event: EventOf<M, F, E, A>): Promise<void>;
     /**
      * Counters of frames, deliveries and failures.
      */
@@ -74,15 +98,15 @@ export class RealtimeClient {
     /**
      * Calls `callback(data, message)` for every event of `entity` within `feature`.
      */
-    subscribeToEntity(feature: string, entity: string, callback: (data: any, message: WebSocketMessage<any>) => void): Subscription;
+    subscribeToEntity<F extends keyof M & string, E extends keyof M[F] & string>(feature: F, entity: E, callback: (data: EntityData<M, F, E>, message: WebSocketMessage<EntityData<M, F, E>>) => void): Subscription;
     /**
      * Calls `callback(data, message)` for `feature.entity.action` events.
      */
-    subscribeToEvent(feature: string, entity: string, action: string, callback: (data: any, message: WebSocketMessage<any>) => void): Subscription;
+    subscribeToEvent<F extends keyof M & string, E extends keyof M[F] & string, A extends keyof M[F][E] & string>(feature: F, entity: E, action: A, callback: (data: M[F][E][A], message: WebSocketMessage<M[F][E][A]>) => void): Subscription;
     /**
      * Calls `callback(data, message)` for every event of `feature`.
      */
-    subscribeToFeature(feature: string, callback: (data: any, message: WebSocketMessage<any>) => void): Subscription;
+    subscribeToFeature<F extends keyof M & string>(feature: F, callback: (data: FeatureData<M, F>, message: WebSocketMessage<FeatureData<M, F>>) => void): Subscription;
     /**
      * Failed reconnect attempts since the last successful connect.
      */
@@ -115,8 +139,8 @@ export class Subscription {
 }
 
 /** A keyed store of one entity's items, fed by the client's events. */
-export class RealtimeStore<T extends object = any> {
-    constructor(client: RealtimeClient, feature: string, entity: string, options?: StoreOptions<T>);
+export class RealtimeStore<T extends object = Record<string, unknown>> {
+    constructor(client: RealtimeClient<any>, feature: string, entity: string, options?: StoreOptions<T>);
     /** Visible items in the order they first appeared. Unchanged items keep their identity
      *  between calls, and the array itself is the same until something changes. */
     items(): T[];

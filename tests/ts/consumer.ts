@@ -97,6 +97,31 @@ export async function main(): Promise<void> {
   // @ts-expect-error: backoff.min is a number
   new RealtimeClient({ url: '/ws', backoff: { min: '1s' } });
   console.log(wrong);
+
+  // An event map declared once types every subscription, callback and send.
+  interface Payment { orderId: string; amount: number }
+  interface AppEvents {
+    rbac: { role: { created: Role; updated: Role; deleted: { id: string } } };
+    orders: { payment: { paid: Payment } };
+  }
+  const typed = new RealtimeClient<AppEvents>(options);
+  typed.subscribeToEvent('orders', 'payment', 'paid', (p, message) => console.log(p.amount.toFixed(2), message.data.orderId));
+  typed.subscribeToEntity('rbac', 'role', (data) => console.log('id' in data ? data.id : ''));
+  typed.subscribeToFeature('orders', (data: Payment) => console.log(data.orderId));
+  await typed.send({ feature: 'rbac', entity: 'role', action: 'deleted', data: { id: '1' } });
+  // @ts-expect-error: no such action in the map
+  typed.subscribeToEvent('orders', 'payment', 'refunded', () => {});
+  // @ts-expect-error: no such feature in the map
+  typed.subscribeToFeature('billing', () => {});
+  // @ts-expect-error: a payment's amount is a number, not a string
+  typed.subscribeToEvent('orders', 'payment', 'paid', (p: { amount: string }) => console.log(p));
+  // @ts-expect-error: the data of rbac.role.deleted is { id: string }
+  void typed.send({ feature: 'rbac', entity: 'role', action: 'deleted', data: { name: 'x' } });
+  const store = new RealtimeStore<Role>(typed, 'rbac', 'role');
+  // Without a type argument a store's items are records of unknowns, never `any`.
+  const loose = new RealtimeStore(client, 'rbac', 'role');
+  // @ts-expect-error: an unknown field must be narrowed before use
+  console.log(loose.items()[0].name.length, store.size);
   sub.unsubscribe();
   off();
   client.disconnect();
