@@ -17,6 +17,13 @@ assemble() {
   cp src/js/livestate.js src/js/livestate.d.ts src/js/client.js src/js/store.js src/js/wire.js src/js/envelope.js src/js/boundary.js pkg/
   # The package's own README (wasm-pack copied the repository's, which is for contributors).
   cp src/js/README.md pkg/README.md
+  # livestate-client/inline: the same API with the wasm inside the JS, for builds that do not
+  # copy a .wasm beside the bundle (Angular's builder, dev servers that pre-bundle packages);
+  # its bytes are hashed with the JS, so a cache cannot pair new JS with an old wasm.
+  cp src/js/inline.d.ts pkg/
+  { sed -n '1,/^\/\/ WASM$/p' src/js/inline.js | sed '$d'
+    printf "const WASM = '%s';\n" "$(base64 -w0 pkg/livestate_bg.wasm)"
+    sed -n '/^\/\/ WASM$/,$p' src/js/inline.js | sed '1d'; } > pkg/inline.js
   node -e '
     const fs = require("fs");
     const p = JSON.parse(fs.readFileSync("pkg/package.json", "utf8"));
@@ -24,12 +31,13 @@ assemble() {
     p.name = "livestate-client";
     p.keywords = ["websocket", "realtime", "state", "store", "wasm", "angular", "optimistic-updates"];
     delete p.repository; // no public repository yet: better none than a placeholder
-    p.files = ["livestate_bg.wasm", "glue.js", "glue.d.ts", "livestate.js", "livestate.d.ts", "client.js", "store.js", "wire.js", "envelope.js", "boundary.js", "README.md"];
+    p.files = ["livestate_bg.wasm", "glue.js", "glue.d.ts", "livestate.js", "livestate.d.ts", "client.js", "store.js", "wire.js", "envelope.js", "boundary.js", "inline.js", "inline.d.ts", "README.md"];
     p.main = "livestate.js";
     p.module = "livestate.js";
     p.types = "livestate.d.ts";
     p.exports = {
       ".": { types: "./livestate.d.ts", import: "./livestate.js", default: "./livestate.js" },
+      "./inline": { types: "./inline.d.ts", import: "./inline.js", default: "./inline.js" },
       "./livestate_bg.wasm": "./livestate_bg.wasm",
       "./package.json": "./package.json",
     };

@@ -38,5 +38,13 @@ const probe = `
 const seen = JSON.parse(execFileSync('node', ['--input-type=module', '-e', probe], { cwd: `${out}/app`, encoding: 'utf8' }));
 check(seen.missing.length === 0, `the entry exports every class and function: missing ${seen.missing}`);
 check(seen.wasm.endsWith('/node_modules/livestate-client/livestate_bg.wasm'), `the wasm resolves as a subpath: ${seen.wasm}`);
+// livestate-client/inline: no .wasm file to serve; init() compiles the bytes the JS carries.
+const inline = `
+  const m = await import('livestate-client/inline');
+  await m.default();
+  const client = new m.RealtimeClient({ url: 'ws://127.0.0.1:9/ws' });
+  console.log(JSON.stringify({ status: client.status, same: m.RealtimeStore === (await import('livestate-client')).RealtimeStore }));`;
+const run = JSON.parse(execFileSync('node', ['--input-type=module', '-e', inline], { cwd: `${out}/app`, encoding: 'utf8' }));
+check(run.status === 'disconnected' && run.same, `the inline entry loads its own wasm and exports the same classes: ${JSON.stringify(run)}`);
 console.log(`pack: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

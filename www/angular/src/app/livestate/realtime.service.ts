@@ -2,7 +2,11 @@
 // status as signals and any feature, entity or action as an RxJS Observable.
 import { Injectable, OnDestroy, signal } from '@angular/core';
 import { Observable } from 'rxjs';
-import init, { RealtimeClient, type ClientOptions, type ConnectionStatus, type InitInput, type WebSocketMessage } from 'livestate-client';
+// The inline entry carries its wasm in the JS: Angular's builder needs no `assets` entry for a
+// .wasm file, `ng serve` has none to lose when it pre-bundles the package, and the bytes are
+// hashed with the bundle, so a cache cannot pair new JS with an old wasm.
+import init from 'livestate-client/inline';
+import { RealtimeClient, type ClientOptions, type ConnectionStatus, type WebSocketMessage } from 'livestate-client';
 
 /** One event as the Observable bridge emits it. */
 export interface RealtimeEvent<T = unknown> {
@@ -18,11 +22,11 @@ export class RealtimeService implements OnDestroy {
   /** Failed attempts since the connection was lost. */
   readonly reconnectAttempts = signal(0);
 
-  /** Loads the module (from `wasm`, or next to the bundle) and connects. Call it once, from
-   *  `provideAppInitializer`, so every component finds the connection ready. */
-  async start(options: ClientOptions, wasm?: InitInput): Promise<void> {
+  /** Loads the module and connects. Call it once, from `provideAppInitializer`, so every
+   *  component finds the connection ready. */
+  async start(options: ClientOptions): Promise<void> {
     if (this.client) return;
-    await init(wasm === undefined ? undefined : { module_or_path: wasm });
+    await init();
     const client = new RealtimeClient(options);
     client.onStatus((status) => {
       this.status.set(status);
