@@ -62,7 +62,7 @@ tsc -p tests/ts
 echo "tsc --strict: 1 passed, 0 failed" | tee -a "$log"
 run node tests/ts/api.mjs
 
-step "end-to-end: the demo page and the Angular example in headless Chromium (playwright-core)"
+step "end-to-end: the demo page, the Angular example and a fresh Vite app on the packed tarball, in headless Chromium (playwright-core)"
 bash scripts/build-demo.sh --dev
 cargo build -q -p livestate-server --bin livestate-demo
 mkdir -p target/e2e
