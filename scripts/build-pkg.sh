@@ -8,6 +8,9 @@ export CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_LTO=true CARGO_PR
        CARGO_PROFILE_RELEASE_PANIC=abort
 profile=--release
 [ "${1:-}" = --dev ] && { profile=--dev; shift; }
+# Source paths that end up in the wasm (panic locations of std and dependencies) name the build
+# machine's folders: shortened, they say the same and weigh less.
+REMAP="--remap-path-prefix=$(rustc --print sysroot)=/rustc --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo --remap-path-prefix=$PWD=."
 build() { wasm-pack --log-level warn build --target web "$profile" --out-dir pkg --out-name livestate "$@"; }
 # wasm-pack writes its glue as livestate.js: it becomes glue.js, and the package's entry is
 # the hand-written src/js/livestate.js (the classes, in JS over the wasm's numeric API).
@@ -49,7 +52,7 @@ assemble() {
 # (about 5 KB gzip). A panic is still an abort, as with panic=abort, only without a message.
 std_src="$(rustc --print sysroot)/lib/rustlib/src/rust/library/std"
 if [ "$profile" = --release ] && [ -d "$std_src" ] && [ "${LIVESTATE_PLAIN_STD:-0}" != 1 ]; then
-  if ! RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" build "$@"; then
+  if ! RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort $REMAP" build "$@"; then
     echo "build-pkg: building std with panic=immediate-abort failed; building with the prebuilt std" >&2
     build "$@"
   fi
