@@ -13,7 +13,7 @@ const APP = resolve('target/vite-app');
 const VITE = resolve('node_modules/.bin/vite');
 const DEV_PORT = Number(process.env.VITE_DEV_PORT ?? 23338);
 const PREVIEW_PORT = DEV_PORT + 1;
-let gateway, browser;
+let gateway, strict, browser;
 const children = [];
 
 // The app: one page per entry, each reporting the client's status in its title.
@@ -24,6 +24,7 @@ try {
   const client = new RealtimeClient({ url: new URLSearchParams(location.search).get('ws') });
   if (RealtimeClient !== Main) throw new Error('the entries export different classes');
   client.onStatus((status) => { document.title = status; });
+  client.onError((e) => { if (e.kind === 'unreachable') document.title = 'unreachable: ' + e.message; });
   client.connect();
 } catch (e) {
   document.title = 'error: ' + e.message;
@@ -44,17 +45,23 @@ before(async () => {
   writeFileSync(`${APP}/inline.html`, html('inline.js'));
   execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error', `./${tarball}`], { cwd: APP });
   gateway = await startDemo({ port: Number(process.env.DEMO_VITE_PORT ?? 23337) });
+  // A gateway that allows another origin only: the browser sees its 403 as a failed socket.
+  strict = await startDemo({ port: DEV_PORT + 2, args: ['--cors-origin', 'https://app.example.com'] });
   browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
   gateway?.stop();
+  strict?.stop();
   for (const child of children) child.kill();
 });
 
 /** Starts a Vite command in the app and resolves once it serves `port`. */
+const serving = new Set();
 async function vite(args, port) {
+  if (serving.has(port)) return;
+  serving.add(port);
   const child = spawn(VITE, [...args, '--port', String(port), '--strictPort', '--host', '127.0.0.1'], { cwd: APP, stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   for (let i = 0; i < 200; i++) {
@@ -67,22 +74,34 @@ async function vite(args, port) {
   throw new Error(`vite ${args.join(' ')} did not serve ${port}`);
 }
 
-/** Opens `path` and waits until the page's client says connected (or fails). */
-async function connects(port, path) {
+/** Opens `path` against `to`'s WebSocket and resolves to the page's title once its client
+ *  connected, failed, or told the app it cannot reach the gateway. */
+async function open(port, path, to = gateway) {
   const tab = await browser.newPage();
   const errors = [];
   tab.on('pageerror', (e) => errors.push(e.message));
-  await tab.goto(`http://127.0.0.1:${port}${path}?ws=${encodeURIComponent(gateway.base.replace('http', 'ws') + '/ws')}`);
-  await tab.waitForFunction(() => document.title === 'connected' || document.title.startsWith('error'), null, { timeout: 20_000 });
+  await tab.goto(`http://127.0.0.1:${port}${path}?ws=${encodeURIComponent(to.base.replace('http', 'ws') + '/ws')}`);
+  await tab.waitForFunction(() => /^(connected|error|unreachable)/.test(document.title), null, { timeout: 20_000 });
   const title = await tab.title();
   await tab.close();
-  assert.equal(title, 'connected', `${path}: ${title} ${errors.join('; ')}`);
+  return `${title}${errors.length ? ' ' + errors.join('; ') : ''}`;
+}
+
+async function connects(port, path) {
+  assert.equal(await open(port, path), 'connected', path);
 }
 
 test('a fresh Vite app connects through the package in the dev server, with either entry and no configuration', async () => {
   await vite([], DEV_PORT);
   await connects(DEV_PORT, '/');
   await connects(DEV_PORT, '/inline.html');
+});
+
+test('a gateway that refuses the page\'s origin is reported to the app with what to check, not retried in silence', async () => {
+  await vite([], DEV_PORT);
+  const title = await open(DEV_PORT, '/', strict);
+  assert.match(title, /^unreachable: could not open a WebSocket to ws:\/\/127\.0\.0\.1:\d+\/ws: .*--cors-origin/);
+  assert.match(title, new RegExp(`http://127\\.0\\.0\\.1:${DEV_PORT} in its --cors-origin`));
 });
 
 test("a fresh Vite app's production build ships the wasm under a name that changes with its content", async () => {
