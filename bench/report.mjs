@@ -57,6 +57,15 @@ if (size) {
   const ours = size[0].gzip;
   for (const r of size) md(`| ${r.name} | ${fmt(r.raw / 1024, 1)} KB | ${fmt(r.gzip / 1024, 1)} KB | ${fmt(r.brotli / 1024, 1)} KB | ${(r.gzip / ours).toFixed(2)}x |`);
   md();
+  const apps = load('apps');
+  if (apps) {
+    md('The same minimal app (connect, listen to one event) built for production by Vite 8 with its defaults; every file the page loads is counted:');
+    md();
+    md('| app uses | raw | gzip -9 | brotli 11 | files |');
+    md('|---|---:|---:|---:|---|');
+    for (const a of apps) md(`| ${a.name} | ${fmt(a.raw / 1024, 1)} KB | ${fmt(a.gzip / 1024, 1)} KB | ${fmt(a.brotli / 1024, 1)} KB | ${a.files.map((f) => '`' + f.replace(/-[\w-]{8}\./, '-<hash>.') + '`').join(', ')} |`);
+    md();
+  }
   md('@@SIZE_NOTE@@');
   md();
   if (existsSync('target/bench/twiggy.txt')) {

@@ -1,9 +1,11 @@
 // `make size`: the npm package's weight (wasm + JS glue) against the realtime clients users
 // would pick instead, all built the same way (esbuild, tree-shaken, minified), gzip -9 and
-// brotli 11. Prints a table; exits 0 (a record, not a gate). With --check it is the gate of
-// `make test` against size-budget.json, and measures only livestate.
+// brotli 11; then the same minimal app built by Vite 8 with each of them (target/bench/apps.json).
+// Prints the tables; exits 0 (a record, not a gate). With --check it is the gate of `make test`
+// against size-budget.json, and measures only livestate.
 import { build } from 'esbuild';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
 
 const gz = (b) => gzipSync(b, { level: 9 }).length;
@@ -53,5 +55,50 @@ console.log('|---|---:|---:|---:|---:|');
 for (const [name, raw, g, b] of rows) {
   console.log(`| ${name} | ${raw} | ${g} | ${b} | ${(g / ours).toFixed(2)}x |`);
 }
+// The same minimal app (connect, listen to one event) as a team would ship it: a production
+// build by Vite 8 with its defaults, every emitted asset counted (JS, and the .wasm where there
+// is one). The apps live under bench/ so the peers resolve from bench/node_modules.
+const { build: viteBuild } = await import('vite');
+const APPS = [
+  ['livestate-client', `import init, { RealtimeClient } from 'livestate-client';
+await init();
+const c = new RealtimeClient({ url: '/ws' });
+c.subscribeToEvent('rbac', 'role', 'created', (d) => console.log(d));
+c.connect();`],
+  ['livestate-client/inline', `import init from 'livestate-client/inline';
+import { RealtimeClient } from 'livestate-client';
+await init();
+const c = new RealtimeClient({ url: '/ws' });
+c.subscribeToEvent('rbac', 'role', 'created', (d) => console.log(d));
+c.connect();`],
+  ['centrifuge 5.8.0', `import { Centrifuge } from 'centrifuge';
+const c = new Centrifuge('ws://localhost/connection/websocket');
+c.newSubscription('rbac').on('publication', (ctx) => console.log(ctx.data)).subscribe();
+c.connect();`],
+  ['socket.io-client 4.8.4', `import { io } from 'socket.io-client';
+const s = io('/');
+s.on('rbac.role.created', (d) => console.log(d));`],
+];
+const apps = [];
+for (const [name, code] of APPS) {
+  const dir = `bench/.apps/${name.replace(/[^a-z0-9]+/gi, '-')}`;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${dir}/index.html`, '<!doctype html><script type="module" src="./main.js"></script>');
+  writeFileSync(`${dir}/main.js`, code);
+  const out = await viteBuild({
+    root: dir, logLevel: 'silent', configFile: false,
+    plugins: [{ name: 'pkg', resolveId: (id) => (id === 'livestate-client' ? resolve('pkg/livestate.js') : id === 'livestate-client/inline' ? resolve('pkg/inline.js') : null) }],
+    build: { outDir: 'dist', emptyOutDir: true, write: true },
+  });
+  // What the page loads: the inline entry's app never fetches the .wasm that Vite still emits
+  // (the main entry's `new URL('livestate_bg.wasm', import.meta.url)` is in the same module).
+  const files = out.output.filter((f) => !f.fileName.endsWith('.html') && !(name.endsWith('/inline') && f.fileName.endsWith('.wasm')));
+  const bytes = files.map((f) => Buffer.from(f.type === 'chunk' ? f.code : f.source));
+  apps.push({ name, raw: bytes.reduce((n, b) => n + b.length, 0), gzip: bytes.reduce((n, b) => n + gz(b), 0), brotli: bytes.reduce((n, b) => n + br(b), 0), files: files.map((f) => f.fileName) });
+}
+console.log('\n| minimal app, Vite 8 production build | raw B | gzip-9 B | files |');
+console.log('|---|---:|---:|---|');
+for (const a of apps) console.log(`| ${a.name} | ${a.raw} | ${a.gzip} | ${a.files.join(', ')} |`);
 mkdirSync('target/bench', { recursive: true });
+writeFileSync('target/bench/apps.json', JSON.stringify(apps, null, 2));
 writeFileSync('target/bench/size.json', JSON.stringify(rows.map(([name, raw, gzip, brotli]) => ({ name: name.trim(), raw, gzip, brotli })), null, 2));
