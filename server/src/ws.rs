@@ -119,8 +119,7 @@ impl Handler {
         let mut resets = state.hub.resets();
 
         let mut permit = permit;
-        // Boxed, as on_text is: its future is done once the socket is served.
-        let authenticated = match Box::pin(authenticate(&mut socket, &state, query_token)).await {
+        let authenticated = match authenticate(&mut socket, &state, query_token).await {
             Ok(identity) if state.auth.is_some() => match state.slots.clone().try_acquire_owned() {
                 Ok(slot) => {
                     permit = slot;

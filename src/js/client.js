@@ -233,11 +233,13 @@ export class RealtimeClient {
           i += 3 + n;
           break;
         }
-        case 17:
-          this._log && this._log(unreachable(this._url).message);
-          notices.push([1, unreachable(this._url)]);
+        case 17: {
+          const event = unreachable(this._url);
+          this._log && this._log(event.message);
+          notices.push([1, event]);
           i += 1;
           break;
+        }
         case 14:
         case 15: {
           const store = this._stores.get(o[i + 1]);

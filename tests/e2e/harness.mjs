@@ -11,15 +11,26 @@ export async function startDemo({ port, bin = process.env.DEMO_BIN ?? 'target/de
     '--static-dir', 'www', '--pkg-dir', 'pkg', '--angular-dir', 'www/angular/dist/browser', ...args,
   ], { stdio: ['ignore', 'inherit', 'inherit'] });
   const base = `http://127.0.0.1:${port}`;
+  try {
+    await serving(`${base}/healthz`, server, 'livestate-demo');
+  } catch (e) {
+    server.kill();
+    throw e;
+  }
+  return { base, stop: () => server.kill() };
+}
+
+/** Resolves once `url` answers 200, polling every 100 ms for up to 30 s (a server process has
+ *  no event that says it listens); fails at once if `child` exits first. */
+export async function serving(url, child, what) {
   for (let i = 0; i < 300; i++) {
-    if (server.exitCode !== null) throw new Error(`livestate-demo exited with ${server.exitCode}`);
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
     try {
-      if ((await fetch(`${base}/healthz`)).ok) return { base, stop: () => server.kill() };
+      if ((await fetch(url)).ok) return;
     } catch {}
     await new Promise((r) => setTimeout(r, 100));
   }
-  server.kill();
-  throw new Error('livestate-demo did not start');
+  throw new Error(`${what} did not start`);
 }
 
 /** Headless Chromium from the system (playwright cannot download one here), with the flags a

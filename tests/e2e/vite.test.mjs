@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { launchBrowser, startDemo } from './harness.mjs';
+import { launchBrowser, serving, startDemo } from './harness.mjs';
 
 const APP = resolve('target/vite-app');
 const VITE = resolve('node_modules/.bin/vite');
@@ -58,20 +58,13 @@ after(async () => {
 });
 
 /** Starts a Vite command in the app and resolves once it serves `port`. */
-const serving = new Set();
+const started = new Set();
 async function vite(args, port) {
-  if (serving.has(port)) return;
-  serving.add(port);
+  if (started.has(port)) return;
+  started.add(port);
   const child = spawn(VITE, [...args, '--port', String(port), '--strictPort', '--host', '127.0.0.1'], { cwd: APP, stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`vite ${args.join(' ')} exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/`)).ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`vite ${args.join(' ')} did not serve ${port}`);
+  await serving(`http://127.0.0.1:${port}/`, child, `vite ${args.join(' ')}`.trim());
 }
 
 /** Opens `path` against `to`'s WebSocket and resolves to the page's title once its client

@@ -48,13 +48,14 @@ impl Memory {
         let count = events.len();
         // A batch is as urgent as its most urgent event.
         let priority = events.iter().map(|e| e.meta.priority).max_by_key(|p| rank(*p)).unwrap_or_default();
+        // Serialised before the lock, which only numbers and stores.
+        let bodies: Vec<String> = events.iter().map(body_after_brace).collect();
         let mut streams = self.lock();
         let stream = streams.entry(feature.to_owned()).or_default();
         let mut frames = Vec::with_capacity(count);
-        for event in &events {
+        for body in &bodies {
             stream.seq += 1;
-            let frame: Utf8Bytes =
-                format!(r#"{{"type":"event","seq":{},"epoch":"{}",{}"#, stream.seq, self.epoch, body_after_brace(event)).into();
+            let frame: Utf8Bytes = format!(r#"{{"type":"event","seq":{},"epoch":"{}",{body}"#, stream.seq, self.epoch).into();
             stream.history.push_back((stream.seq, Instant::now(), frame.clone()));
             frames.push(frame);
         }

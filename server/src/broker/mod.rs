@@ -139,8 +139,9 @@ fn new_epoch() -> String {
 /// A message's JSON without its opening brace: an event frame is
 /// `{"type":"event","seq":N,"epoch":"E",` followed by it, whichever broker numbers it.
 fn body_after_brace(message: &WebSocketMessage<Value>) -> String {
-    let json = serde_json::to_string(message).expect("a serde_json::Value always serialises");
-    json[1..].to_owned()
+    let mut json = serde_json::to_string(message).expect("a serde_json::Value always serialises");
+    json.remove(0);
+    json
 }
 
 /// Largest replay frame a broker builds, in bytes (one event may exceed it alone): a long

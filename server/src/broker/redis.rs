@@ -98,7 +98,7 @@ struct Position {
 }
 
 /// One event to publish: feature, body, and who waits for it to be in Redis.
-type Job = (String, String, Option<oneshot::Sender<()>>);
+type Job = (String, String, oneshot::Sender<()>);
 
 enum Control {
     Subscribe(String, oneshot::Sender<()>),
@@ -180,7 +180,7 @@ impl Redis {
     /// The receiver hears once the event is in Redis, and errs if it never gets there.
     pub(super) fn enqueue(&self, feature: &str, body: String, relay: &dyn Relay) -> oneshot::Receiver<()> {
         let (done, receipt) = oneshot::channel();
-        if self.jobs.try_send((feature.to_owned(), body, Some(done))).is_err() {
+        if self.jobs.try_send((feature.to_owned(), body, done)).is_err() {
             relay.metrics().drop(Drop::Broker);
         }
         receipt
@@ -342,9 +342,7 @@ async fn publisher(broker: Weak<Redis>, mut jobs: mpsc::Receiver<Job>) {
                 Ok(()) => {
                     broker.set_up(true);
                     for (_, _, done) in batch.drain(..) {
-                        if let Some(done) = done {
-                            let _ = done.send(());
-                        }
+                        let _ = done.send(());
                     }
                     break;
                 }
