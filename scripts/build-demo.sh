@@ -11,7 +11,8 @@ esbuild www/src/main.ts --bundle --format=esm --target=es2022 --outfile=www/dist
 cp pkg/livestate_bg.wasm www/dist/
 cd www/angular
 # The example installs pkg/ the way an app would (`"livestate-client": "file:../../pkg"`, a link), so
-# a rebuilt pkg/ needs no reinstall.
+# a rebuilt pkg/ needs no reinstall; angular.json sets preserveSymlinks so that the package's peers
+# (@angular/core, rxjs, @ngrx/signals) resolve from the example's node_modules, not from pkg/.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi

@@ -17,13 +17,16 @@ build() { wasm-pack --log-level warn build --target web "$profile" --out-dir pkg
 assemble() {
   mv pkg/livestate.js pkg/glue.js
   mv pkg/livestate.d.ts pkg/glue.d.ts
-  cp src/js/livestate.js src/js/livestate.d.ts src/js/client.js src/js/store.js src/js/wire.js src/js/envelope.js src/js/boundary.js pkg/
+  cp src/js/livestate.js src/js/livestate.d.ts src/js/client.js src/js/store.js src/js/wire.js src/js/share.js src/js/envelope.js src/js/boundary.js pkg/
   # The package's own README (wasm-pack copied the repository's, which is for contributors).
   cp src/js/README.md pkg/README.md
   # livestate-client/inline: the same API with the wasm inside the JS, for builds that do not
   # copy a .wasm beside the bundle (Angular's builder, dev servers that pre-bundle packages);
   # its bytes are hashed with the JS, so a cache cannot pair new JS with an old wasm.
   cp src/js/inline.d.ts pkg/
+  # livestate-client/angular and livestate-client/ngrx-signals: plain JS over the inline entry,
+  # with @angular/*, rxjs and @ngrx/signals as optional peers (only apps that import them need them).
+  cp src/js/angular.js src/js/angular.d.ts src/js/ngrx-signals.js src/js/ngrx-signals.d.ts pkg/
   { sed -n '1,/^\/\/ WASM$/p' src/js/inline.js | sed '$d'
     printf "const WASM = '%s';\n" "$(base64 -w0 pkg/livestate_bg.wasm)"
     sed -n '/^\/\/ WASM$/,$p' src/js/inline.js | sed '1d'; } > pkg/inline.js
@@ -34,16 +37,20 @@ assemble() {
     p.name = "livestate-client";
     p.keywords = ["websocket", "realtime", "state", "store", "wasm", "angular", "optimistic-updates"];
     delete p.repository; // no public repository yet: better none than a placeholder
-    p.files = ["livestate_bg.wasm", "glue.js", "glue.d.ts", "livestate.js", "livestate.d.ts", "client.js", "store.js", "wire.js", "envelope.js", "boundary.js", "inline.js", "inline.d.ts", "README.md"];
+    p.files = ["livestate_bg.wasm", "glue.js", "glue.d.ts", "livestate.js", "livestate.d.ts", "client.js", "store.js", "wire.js", "share.js", "envelope.js", "boundary.js", "inline.js", "inline.d.ts", "angular.js", "angular.d.ts", "ngrx-signals.js", "ngrx-signals.d.ts", "README.md"];
     p.main = "livestate.js";
     p.module = "livestate.js";
     p.types = "livestate.d.ts";
     p.exports = {
       ".": { types: "./livestate.d.ts", import: "./livestate.js", default: "./livestate.js" },
       "./inline": { types: "./inline.d.ts", import: "./inline.js", default: "./inline.js" },
+      "./angular": { types: "./angular.d.ts", import: "./angular.js", default: "./angular.js" },
+      "./ngrx-signals": { types: "./ngrx-signals.d.ts", import: "./ngrx-signals.js", default: "./ngrx-signals.js" },
       "./livestate_bg.wasm": "./livestate_bg.wasm",
       "./package.json": "./package.json",
     };
+    p.peerDependencies = { "@angular/common": ">=19.0.0", "@angular/core": ">=19.0.0", "@ngrx/signals": ">=19.1.0", rxjs: "^7.4.0" };
+    p.peerDependenciesMeta = Object.fromEntries(Object.keys(p.peerDependencies).map((k) => [k, { optional: true }]));
     p.sideEffects = false;
     fs.writeFileSync("pkg/package.json", JSON.stringify(p, null, 2) + "\n");'
 }

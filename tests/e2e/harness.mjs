@@ -4,11 +4,13 @@ import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { chromium } from 'playwright-core';
 
-/** Starts livestate-demo serving www/, pkg/ and the Angular build; resolves once /healthz answers. */
-export async function startDemo({ port, bin = process.env.DEMO_BIN ?? 'target/debug/livestate-demo', activityRate = 0, args = [] }) {
+/** Starts livestate-demo serving a static folder (www/ unless `staticDir` names another), pkg/
+ *  and an Angular build (the example's unless `angularDir` names another); resolves once
+ *  /healthz answers. */
+export async function startDemo({ port, bin = process.env.DEMO_BIN ?? 'target/debug/livestate-demo', activityRate = 0, staticDir = 'www', angularDir = 'www/angular/dist/browser', args = [] }) {
   const server = spawn(bin, [
     '--port', String(port), '--host', '127.0.0.1', '--activity-rate', String(activityRate), '--heartbeat-interval', '1000',
-    '--static-dir', 'www', '--pkg-dir', 'pkg', '--angular-dir', 'www/angular/dist/browser', ...args,
+    '--static-dir', staticDir, '--pkg-dir', 'pkg', '--angular-dir', angularDir, ...args,
   ], { stdio: ['ignore', 'inherit', 'inherit'] });
   const base = `http://127.0.0.1:${port}`;
   try {

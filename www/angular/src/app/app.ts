@@ -3,7 +3,8 @@
 import { ChangeDetectionStrategy, Component, inject } from '@angular/core';
 import { toSignal } from '@angular/core/rxjs-interop';
 import { map, merge, scan } from 'rxjs';
-import { RealtimeService } from './livestate/realtime.service';
+import { injectRealtime } from 'livestate-client/angular';
+import type { AppEvents } from './state/events';
 import { DemoApi } from './state/demo-api.service';
 import { RoleListComponent } from './role-list.component';
 import { UserListComponent } from './user-list.component';
@@ -39,10 +40,10 @@ import { UserListComponent } from './user-list.component';
   `,
 })
 export class App {
-  protected readonly realtime = inject(RealtimeService);
+  protected readonly realtime = injectRealtime<AppEvents>();
   protected readonly api = inject(DemoApi);
   protected readonly feed = toSignal(
-    merge(...['rbac', 'users', 'products', 'orders'].map((feature) => this.realtime.on$(feature))).pipe(
+    merge(...(['rbac', 'users', 'products', 'orders'] as const).map((feature) => this.realtime.on$(feature))).pipe(
       map(({ message }) => `${message.meta.timestamp.slice(11, 19)} ${message.feature}.${message.entity}.${message.action}`),
       scan((lines, line) => [line, ...lines].slice(0, 12), [] as string[]),
     ),

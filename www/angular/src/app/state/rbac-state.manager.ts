@@ -1,7 +1,7 @@
 // The seed's RbacStateManager: roles as signals, an optimistic rename, and the RBAC-specific
 // reactions to updates (the permission cache is dropped for a role that changed).
 import { Injectable, inject } from '@angular/core';
-import { RealtimeStoreService } from '../livestate/realtime-store';
+import { RealtimeStoreService } from 'livestate-client/angular';
 import { DemoApi } from './demo-api.service';
 
 export interface Role {
