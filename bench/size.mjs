@@ -11,12 +11,28 @@ import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
 const gz = (b) => gzipSync(b, { level: 9 }).length;
 const br = (b) => brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
 
+/** The JS a page loads at start for `entry`, bundled as an app's bundler would (split: a
+ *  chunk only reached through `import()` loads when used, so it is returned apart, `lazy`). */
 async function bundle(entry) {
   const out = await build({
-    stdin: { contents: entry, resolveDir: process.cwd(), loader: 'js' },
+    stdin: { contents: entry, resolveDir: process.cwd(), loader: 'js', sourcefile: 'entry.js' },
     bundle: true, minify: true, format: 'esm', platform: 'browser', target: 'es2020', write: false, logLevel: 'silent',
+    splitting: true, outdir: 'target/size-bundle', metafile: true,
   });
-  return Buffer.from(out.outputFiles[0].contents);
+  const files = new Map(out.outputFiles.map((f) => [resolve(f.path), Buffer.from(f.contents)]));
+  const outputs = out.metafile.outputs;
+  const start = Object.keys(outputs).find((k) => outputs[k].entryPoint);
+  const eager = new Set();
+  for (const todo = [start]; todo.length; ) {
+    const k = todo.pop();
+    if (eager.has(k)) continue;
+    eager.add(k);
+    for (const i of outputs[k].imports) if (i.kind === 'import-statement') todo.push(i.path);
+  }
+  const pick = (keep) => Buffer.concat(Object.keys(outputs).filter((k) => k.endsWith('.js') && eager.has(k) === keep).map((k) => files.get(resolve(k))));
+  const code = pick(true);
+  code.lazy = pick(false);
+  return code;
 }
 
 const rows = [];
@@ -41,6 +57,7 @@ if (process.argv.includes('--check')) {
 }
 rows.push(['  of which .wasm', wasm.length, gz(wasm), br(wasm)]);
 rows.push(['  of which JS glue', glue.length, gz(glue), br(glue)]);
+rows.push(['  + shareAcrossTabs chunk (loaded only with the option)', glue.lazy.length, gz(glue.lazy), br(glue.lazy)]);
 for (const [name, entry] of [
   ['centrifuge 5.8.0', `export { Centrifuge } from 'centrifuge';`],
   ['socket.io-client 4.8.4', `export { io } from 'socket.io-client';`],

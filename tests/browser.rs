@@ -113,6 +113,8 @@ async fn bad_options_and_bad_names_throw_errors_that_name_the_problem() {
         (r#"{"heartbeatTimeout":"soon"}"#, "invalid options"),
         (r#"{"reconnectAttemps":3}"#, "reconnectAttemps"),
         (r#"{"token":42}"#, "token"),
+        (r#"{"shareAcrossTabs":5}"#, "shareAcrossTabs"),
+        (r#"{"shareAcrossTabs":""}"#, "shareAcrossTabs"),
     ];
     for (json, needle) in cases {
         let err = RealtimeClient::new(options(json)).err().unwrap_or_else(|| panic!("{json} was accepted"));

@@ -51,7 +51,7 @@ const isWhole = (n, min) => typeof n === 'number' && Number.isInteger(n) && n >=
 /** `ClientOptions`, checked and with every default filled in (NaN: none). */
 export function clientOptions(o) {
   const bad = (m) => fail(1, m);
-  only(o, ['url', 'token', 'backoff', 'maxReconnectAttempts', 'heartbeatTimeout', 'connectTimeout', 'features', 'outbox', 'maxMessageSize', 'debug'], 'options', 1);
+  only(o, ['url', 'token', 'backoff', 'maxReconnectAttempts', 'heartbeatTimeout', 'connectTimeout', 'features', 'outbox', 'maxMessageSize', 'debug', 'shareAcrossTabs'], 'options', 1);
   // null means "the default", as undefined does.
   const num = (v, name) => {
     if (v === undefined || v === null) return undefined;
@@ -89,6 +89,10 @@ export function clientOptions(o) {
   if (d !== undefined && d !== null && typeof d !== 'boolean' && typeof d !== 'function') bad('debug must be true, false or a function taking one line of text');
   const debug = d === true ? (line) => console.debug('[livestate] ' + line) : typeof d === 'function' ? d : undefined;
   const maxSize = num(o.maxMessageSize, 'maxMessageSize') ?? 65536;
+  const sh = o.shareAcrossTabs;
+  if (sh !== undefined && sh !== null && typeof sh !== 'boolean' && !(typeof sh === 'string' && sh.length > 0 && sh.length <= 200))
+    bad('shareAcrossTabs must be true, false or a connection key (a string of 1 to 200 characters)');
+  const share = sh === true ? 'default' : typeof sh === 'string' ? sh : undefined;
   if (!isWhole(maxSize, 1)) bad('maxMessageSize must be a whole number of bytes >= 1');
   return {
     url: resolveUrl(o.url),
@@ -105,6 +109,7 @@ export function clientOptions(o) {
     outboxAge,
     maxSize,
     debug,
+    share,
   };
 }
 
@@ -183,8 +188,8 @@ export function stopReason(kind, n, text) {
 }
 
 /** `stats()` from the counters, in `ClientStats` order. */
-export function clientStats(framesReceived, eventsDelivered, invalidFrames, callbackErrors, connects, gaps, duplicates, resyncs) {
-  return { framesReceived, eventsDelivered, invalidFrames, callbackErrors, connects, gaps, duplicates, resyncs };
+export function clientStats(framesReceived, eventsDelivered, invalidFrames, callbackErrors, connects, gaps, duplicates, resyncs, leader) {
+  return { framesReceived, eventsDelivered, invalidFrames, callbackErrors, connects, gaps, duplicates, resyncs, leader };
 }
 
 /** `onError` events built from wasm: 0 a callback threw while `event` was delivered, 1 the token function failed. */

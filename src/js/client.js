@@ -95,6 +95,13 @@ export class RealtimeClient {
     this._listeners = [[], [], []];
     this._busy = false;
     this._wire = new Wire(this);
+    // Shared across tabs where the browser can (Web Locks, BroadcastChannel); alone otherwise.
+    // Loaded only with the option (a chunk of its own for bundlers); the wire waits for it
+    // before its first socket.
+    if (o.share !== undefined) {
+      this._wire.sharing = import('./share.js').then(({ Sharing, canShare }) =>
+        this._c >= 0 && canShare() ? new Sharing(o.share, o.url, this) : undefined);
+    }
     for (const f of o.features) this._act(wasm.x.ls_pin(c, this._id(f)));
   }
 
@@ -473,7 +480,7 @@ export class RealtimeClient {
 
   stats() {
     const s = this._state();
-    return clientStats(s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13]);
+    return clientStats(s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13], this._wire.leading());
   }
 
   _listen(kind, callback) {

@@ -60,6 +60,17 @@ pub struct ClientOptions {
     #[serde(default)]
     #[tsify(optional, type = "boolean | ((line: string) => void)")]
     pub debug: (),
+    /// One connection per browser instead of one per tab: the tabs of this origin with the
+    /// same `url` and the same key (`true` is the key `"default"`) share one WebSocket, held
+    /// by one tab (the leader, chosen with the Web Locks API); the others send and receive
+    /// through it over a BroadcastChannel. Each tab keeps its own subscriptions, stores,
+    /// positions and status. When the leader closes, crashes or is frozen, another tab takes
+    /// over and every tab resumes where it was, without losing or repeating an event. The
+    /// leader's `token` authenticates the shared connection. Where Web Locks or
+    /// BroadcastChannel is missing, each tab connects alone. Off by default.
+    #[serde(default)]
+    #[tsify(optional, type = "boolean | string")]
+    pub share_across_tabs: (),
 }
 
 /// Reconnect delay settings. Retry `n` waits a uniformly random time between `min` and
@@ -105,4 +116,8 @@ pub struct ClientStats {
     pub duplicates: u32,
     /// Features whose lost events could not be replayed, so `onResync` listeners reloaded them.
     pub resyncs: u32,
+    /// With `shareAcrossTabs`: whether this tab holds the shared connection (the other tabs'
+    /// events go through it). Undefined when the client does not share.
+    #[tsify(optional)]
+    pub leader: Option<bool>,
 }

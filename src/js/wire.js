@@ -8,6 +8,9 @@ import { Envelope } from './envelope.js';
 export class Wire {
   constructor(client) {
     this.inlet = client;
+    /** With `shareAcrossTabs`: a promise of the Sharing (share.js), then the Sharing itself
+     *  (undefined where the browser cannot share); sockets are then virtual. */
+    this.sharing = undefined;
     this.env = new Envelope();
     this.ws = null;
     this.gen = 0;
@@ -22,6 +25,9 @@ export class Wire {
   /** Fetches a token if `token` is a function, then opens socket `gen` (never synchronously). */
   async open(gen, url, token) {
     await undefined;
+    if (this.sharing instanceof Promise) this.sharing = await this.sharing;
+    // A follower tab's socket goes through the leader, whose own token authenticates it.
+    if (this.sharing && !this.sharing.leading) token = undefined;
     if (typeof token === 'function') {
       try {
         token = await token();
@@ -34,7 +40,7 @@ export class Wire {
     if (!this.inlet || !this.inlet._tokenFor(gen, token)) return; // disconnected or replaced meanwhile
     let ws;
     try {
-      ws = new WebSocket(url);
+      ws = this.sharing ? this.sharing.socket() : new WebSocket(url);
     } catch {
       this.inlet._closed(gen, 1006, '');
       return;
@@ -98,6 +104,7 @@ export class Wire {
   }
   /** Fetches a fresh token for socket `gen` (an in-band refresh). */
   async refresh(gen, provider) {
+    if (this.sharing && !this.sharing.leading) return;
     try {
       const token = await provider();
       if (typeof token !== 'string') throw 'the token function must return a string';
@@ -113,11 +120,17 @@ export class Wire {
   stop(kind) {
     clearTimeout(this.timers[kind]);
   }
+  /** With `shareAcrossTabs`: whether this tab leads (false until it knows); else undefined. */
+  leading() {
+    return this.sharing === undefined ? undefined : this.sharing instanceof Promise ? false : this.sharing.leading;
+  }
   /** Releases everything: the socket, the timers, the page listeners. */
   dispose() {
     this.close(this.gen);
     this.timers.forEach(clearTimeout);
     for (const [target, kind, f] of this.listeners) target.removeEventListener(kind, f);
     this.listeners = [];
+    if (this.sharing instanceof Promise) this.sharing.then((s) => s?.dispose());
+    else this.sharing?.dispose();
   }
 }

@@ -104,6 +104,10 @@ extern "C" {
 extern "C" {
     type Envelope;
 }
+#[wasm_bindgen(module = "/src/js/share.js")]
+extern "C" {
+    type Sharing;
+}
 #[wasm_bindgen(module = "/src/js/boundary.js")]
 extern "C" {
     type Keys;
