@@ -37,7 +37,7 @@ function chart({ title, unit, groups, log = false }) {
 mkdirSync('docs/bench', { recursive: true });
 const out = [];
 const md = (s = '') => out.push(s);
-const size = load('size'), store = load('store'), latency = load('latency'), fanout = load('fanout');
+const size = load('size'), store = load('store'), latency = load('latency'), fanout = load('fanout'), tabs = load('tabs');
 
 md('# Benchmarks');
 md();
@@ -154,17 +154,36 @@ if (fanout) {
   md();
 }
 
+if (tabs) {
+  md('## 5. One connection per browser (`shareAcrossTabs`)');
+  md();
+  md('Tabs of one browser, each subscribed to the four demo features, while the demo published 100 events/s for 5 s: the gateway\'s connections, and the WebSocket bytes the browser received (all its pages).');
+  md();
+  md('| tabs | sharing | connections | bytes received by the browser | vs alone | events each tab got |');
+  md('|---:|---|---:|---:|---:|---:|');
+  for (const r of tabs.rows) {
+    const alone = tabs.rows.find((x) => x.tabs === r.tabs && !x.shared);
+    md(`| ${r.tabs} | ${r.shared ? 'shared' : 'alone'} | ${r.connections} | ${fmt(r.bytes / 1024, 0)} KB | ${(r.bytes / alone.bytes).toFixed(2)}x | ${fmt(r.eventsPerTab)} |`);
+  }
+  const h = tabs.handover;
+  md();
+  md(`Handover over ${h.runs} closes of the leader tab (three tabs; from the close until every other tab is connected again, one of them leading): p50 ${fmt(h.p50, 0)} ms, p99 ${fmt(h.p99, 0)} ms, max ${fmt(h.max, 0)} ms.`);
+  md();
+  md('@@TABS_NOTE@@');
+  md();
+}
+
 md('## Machine, versions, commands');
 md();
 md(`- ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${fmt(os.totalmem() / 2 ** 30, 0)} GiB, ${sh('uname -sr')}`);
 md(`- ${sh('rustc --version')}; ${sh('/usr/bin/chromium --version')}; Node ${process.version}`);
 md(`- measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC at commit ${sh('git rev-parse --short HEAD')}`);
-md('- `make bench` runs, in order: `node bench/size.mjs`, `bash scripts/twiggy-top.sh`, `node bench/store.mjs`, `node bench/latency.mjs`, `node bench/fanout.mjs`, `node bench/report.mjs` (see scripts/bench.sh). Each script says at its top what it measures and how.');
+md('- `make bench` runs, in order: `node bench/size.mjs`, `bash scripts/twiggy-top.sh`, `node bench/store.mjs`, `node bench/latency.mjs`, `node bench/fanout.mjs`, `node bench/tabs.mjs`, `node bench/report.mjs` (see scripts/bench.sh). Each script says at its top what it measures and how.');
 md();
 
 let text = out.join('\n');
 const notes = existsSync('bench/notes.md') ? readFileSync('bench/notes.md', 'utf8') : '';
-for (const key of ['SIZE', 'STORE', 'LATENCY', 'FANOUT']) {
+for (const key of ['SIZE', 'STORE', 'LATENCY', 'FANOUT', 'TABS']) {
   const m = new RegExp(`<!-- ${key} -->\\n([\\s\\S]*?)<!-- /${key} -->`).exec(notes);
   text = text.replace(`@@${key}_NOTE@@`, m ? m[1].trim() : '');
 }

@@ -17,4 +17,5 @@ bash scripts/twiggy-top.sh >/dev/null
 node bench/store.mjs
 node bench/latency.mjs
 node bench/fanout.mjs
+node bench/tabs.mjs
 node bench/report.mjs
