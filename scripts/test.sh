@@ -2,7 +2,7 @@
 #! Runs every test: native unit tests, the gateway's integration tests, the browser tests in
 #! headless Chromium against a real gateway (started and stopped here), the package's size
 #! budget, the packed tarball installed as an app would, a strict TypeScript
-#! check of the generated typings, and the end-to-end tests of the demo and the Angular example
+#! check of the generated typings, the cross-tab Hub in Node, and the end-to-end tests of the demo and the Angular example
 #! (playwright-core; the test file starts and stops the demo binary). Exits non-zero as soon as a runner fails; ends with a total.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,6 +61,11 @@ bash scripts/build-pkg.sh --dev >/dev/null
 tsc -p tests/ts
 echo "tsc --strict: 1 passed, 0 failed" | tee -a "$log"
 run node tests/ts/api.mjs
+
+step "js: the cross-tab Hub alone, in Node (node --test tests/js/)"
+mkdir -p target/js
+run node --test --test-reporter=spec --test-reporter-destination=stdout --test-reporter=tap --test-reporter-destination=target/js/tap.txt tests/js/
+echo "js: $(grep -oP '^# pass \K[0-9]+' target/js/tap.txt) passed, $(grep -oP '^# fail \K[0-9]+' target/js/tap.txt) failed" | tee -a "$log"
 
 step "end-to-end: the demo page, the Angular example and a fresh Vite app on the packed tarball, in headless Chromium (playwright-core)"
 bash scripts/build-demo.sh --dev

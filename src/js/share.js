@@ -246,7 +246,7 @@ class TabSocket {
 }
 
 /** The leader's side: the one real WebSocket, and the virtual sockets of every tab. */
-class Hub {
+export class Hub {
   constructor(sharing) {
     this.sharing = sharing;
     this.ws = null;
@@ -354,7 +354,9 @@ class Hub {
         return;
       case 'error':
         if (typeof m.feature === 'string') {
+          // A refusal answers the socket that asked for the feature, which no longer holds it.
           const asked = this.answer([m.feature], false);
+          for (const id of asked) this.leave(m.feature, id);
           return this.post(asked.length ? asked : this.subscribers([m.feature]), text);
         }
         return this.post(this.all(), text);
