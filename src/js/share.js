@@ -22,7 +22,6 @@ export class Sharing {
     this.url = url;
     this.client = client;
     this.tab = uid();
-    this.leading = false;
     /** The leader's tab id and when it took the lead (a later lead wins: a thawed ex-leader
      *  may still say it leads before it learns otherwise). */
     this.leader = undefined;
@@ -87,7 +86,6 @@ export class Sharing {
   }
 
   lead() {
-    this.leading = true;
     this.leader = this.tab;
     this.since = Date.now();
     this.hub = new Hub(this);
@@ -100,13 +98,17 @@ export class Sharing {
 
   /** Stops leading: the Hub closes the real socket, and this tab's sockets reconnect. */
   follow() {
-    this.leading = false;
     this.leader = undefined;
     this.hub?.dispose();
     this.hub = undefined;
     this.resign?.();
     for (const s of [...this.sockets.values()]) s.lost();
     this.client._log && this.client._log('shared connection: this tab follows');
+  }
+
+  /** This tab leads while it has a Hub. */
+  get leading() {
+    return this.hub !== undefined;
   }
 
   beat() {
