@@ -24,7 +24,8 @@ impl Access {
     }
 }
 
-/// The claims the gateway reads. `features` defaults to every feature; `publish` to none.
+/// The claims the gateway reads. `features` defaults to every feature; `publish` to none;
+/// `presence` (whose members the user may see, among the features they read) to `features`.
 #[derive(Deserialize, Debug)]
 struct Claims {
     sub: String,
@@ -35,6 +36,8 @@ struct Claims {
     features: Option<Access>,
     #[serde(default)]
     publish: Option<Access>,
+    #[serde(default)]
+    presence: Option<Access>,
 }
 
 /// Who is on a connection and what they may do.
@@ -48,18 +51,25 @@ pub struct Identity {
     pub expires_at: Option<u64>,
     read: Access,
     publish: Access,
+    /// Features whose presence (members, joins, leaves) the user may see; `None`: those read.
+    presence: Option<Access>,
 }
 
 impl Identity {
     /// Everyone, when the gateway runs without auth.
     pub fn anonymous(may_publish: bool) -> Self {
         let publish = if may_publish { Access::All("*".into()) } else { Access::Some(vec![]) };
-        Self { user_id: "anonymous".into(), session_id: None, expires_at: None, read: Access::All("*".into()), publish }
+        Self { user_id: "anonymous".into(), session_id: None, expires_at: None, read: Access::All("*".into()), publish, presence: None }
     }
 
     /// May this user receive `feature`'s events?
     pub fn can_read(&self, feature: &str) -> bool {
         self.read.allows(feature)
+    }
+
+    /// May this user see who else is subscribed to `feature` (where the registry keeps presence)?
+    pub fn can_see_presence(&self, feature: &str) -> bool {
+        self.can_read(feature) && self.presence.as_ref().is_none_or(|p| p.allows(feature))
     }
 
     /// May this user publish to `feature`?
@@ -180,6 +190,7 @@ impl Auth {
                         expires_at: Some(c.exp),
                         read: c.features.unwrap_or(Access::All("*".into())),
                         publish: c.publish.unwrap_or(Access::Some(vec![])),
+                        presence: c.presence,
                     });
                 }
                 Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => return Err(AuthError::Expired),

@@ -144,6 +144,11 @@ pub struct Config {
     #[arg(long, env = "LIVESTATE_BROKER")]
     pub broker: Option<String>,
 
+    /// With `--broker`: seconds a presence entry lives after its node last refreshed it (every
+    /// quarter of this). The members of a node that dies leave within it.
+    #[arg(long, env = "LIVESTATE_PRESENCE_TTL", default_value_t = 30)]
+    pub presence_ttl: u64,
+
     /// Print the JSON Schema of the event message and exit.
     #[arg(long)]
     pub print_schema: bool,

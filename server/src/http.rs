@@ -1,7 +1,7 @@
 //! HTTP routes: the WebSocket upgrade (Origin and capacity checked before it), the backend
 //! API, operations endpoints and the demo's static files.
 
-use crate::hub::{Delivery, Publisher};
+use crate::hub::{Delivery, Publisher, Reach};
 use crate::metrics::Drop;
 use crate::registry::Unknown;
 use crate::ws::Handler;
@@ -36,6 +36,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/clients/{id}/events", post(publish_to_client))
         .route("/api/users/{user}/events", post(publish_to_user))
         .route("/api/features/{feature}/clients", get(feature_clients))
+        .route("/api/features/{feature}/presence", get(presence))
         .route("/api/schema", get(|| async { Json(crate::message_schema()) }))
         // A request whose body dribbles in cannot hold a handler (and shutdown) for long.
         .route_layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.body_timeout()))
@@ -225,8 +226,8 @@ async fn publish_to_client(
         Err(r) => return r,
     };
     match state.hub.send_to_connection(id, event, &Publisher::system()) {
-        Ok(true) => (StatusCode::ACCEPTED, Json(json!({ "delivered": 1 }))).into_response(),
-        Ok(false) => error(StatusCode::NOT_FOUND, format!("no connection {id}"), None),
+        Ok(Reach::Delivered(0)) => error(StatusCode::NOT_FOUND, format!("no connection {id}"), None),
+        Ok(reach) => reached(reach),
         Err(e) => unknown(None, e),
     }
 }
@@ -244,9 +245,19 @@ async fn publish_to_user(
         Err(r) => return r,
     };
     match state.hub.send_to_user(&user, event, &Publisher::system()) {
-        Ok(n) => (StatusCode::ACCEPTED, Json(json!({ "delivered": n }))).into_response(),
+        Ok(reach) => reached(reach),
         Err(e) => unknown(None, e),
     }
+}
+
+/// 202 with how many connections got it: `null` when other nodes deliver too (through Redis),
+/// since their count is not known here.
+fn reached(reach: Reach) -> Response {
+    let delivered = match reach {
+        Reach::Delivered(n) => json!(n),
+        Reach::Forwarded(_) => Value::Null,
+    };
+    (StatusCode::ACCEPTED, Json(json!({ "delivered": delivered }))).into_response()
 }
 
 /// `GET /api/features/{feature}/clients`: connection ids subscribed to the feature.
@@ -261,6 +272,29 @@ async fn feature_clients(
     }
     let ids: Vec<String> = state.hub.feature_clients(&feature).iter().map(u64::to_string).collect();
     Json(json!({ "feature": feature, "clients": ids })).into_response()
+}
+
+/// `GET /api/features/{feature}/presence`: the feature's members on every node (with Redis).
+async fn presence(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(feature): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = api_allowed(&state, &headers, peer) {
+        return r;
+    }
+    if state.hub.registry().feature(&feature).ok().and_then(|d| d.presence).is_none() {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("{feature:?} keeps no presence (\"presence\" in the feature registry)"),
+            Some("feature"),
+        );
+    }
+    match state.hub.presence(&feature).await {
+        Some(members) => Json(json!({ "feature": feature, "members": members })).into_response(),
+        None => error(StatusCode::SERVICE_UNAVAILABLE, "the broker (Redis) is unreachable; retry later".into(), None),
+    }
 }
 
 /// 200 while the node can do its job; 503 while its broker (Redis) is unreachable, so a load

@@ -4,7 +4,7 @@
 //! overflows it is disconnected as a slow consumer. Nobody else waits for it. The streams
 //! themselves (numbering, history, other nodes) are the broker's.
 
-use crate::broker::{frame_priority, frame_seq, Broker, History, Published, Relay};
+use crate::broker::{frame_priority, frame_seq, Broker, Direct, History, Published, Relay};
 use crate::metrics::{Drop, Metrics};
 use crate::registry::{Registry, Unknown};
 use axum::extract::ws::Utf8Bytes;
@@ -61,13 +61,30 @@ pub struct Hub {
 }
 
 #[derive(Debug, Default)]
-struct Tables {
-    features: HashMap<String, HashMap<u64, Peer>>,
+pub(crate) struct Tables {
+    pub(crate) features: HashMap<String, HashMap<u64, Peer>>,
     /// Live frames held for a connection while the broker starts its subscription (reads its
     /// position and replay), by (connection, feature); sent after the replay.
     pending: HashMap<(u64, String), Vec<Utf8Bytes>>,
     conns: HashMap<u64, (String, Peer)>,
     users: HashMap<String, HashSet<u64>>,
+    /// Presence (src/presence.rs), per feature: this node's members (connection → member JSON).
+    pub(crate) members: HashMap<String, HashMap<u64, String>>,
+    /// Per feature, the connections that see its presence.
+    pub(crate) watchers: HashMap<String, HashMap<u64, Peer>>,
+    /// Presence frames held for a watcher while its snapshot is read, by (connection, feature).
+    pub(crate) held: HashMap<(u64, String), Vec<Utf8Bytes>>,
+}
+
+/// How far a targeted send (to a connection, to a user) got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Queued to this many connections, and no other node can have any: the gateway is one
+    /// node, or the connection id names this one.
+    Delivered(usize),
+    /// Queued to this many connections here, and handed through Redis to the other nodes, which
+    /// queue it to theirs: how many got it there is not known here.
+    Forwarded(usize),
 }
 
 /// How a publish through the HTTP API ended.
@@ -85,6 +102,9 @@ pub(crate) struct HubInner {
     // A std Mutex: it is never held across an await.
     tables: Mutex<Tables>,
     next_id: AtomicU64,
+    /// This node's tag, the top bits of its connection ids (0 without Redis): a connection id
+    /// names the node that holds it, so a send to it goes to that node only.
+    node: u64,
     registry: Arc<Registry>,
     /// Bumped by [`Hub::disconnect_all`]; every connection handler watches it.
     resets: tokio::sync::watch::Sender<u64>,
@@ -107,13 +127,28 @@ impl Hub {
     /// A hub whose streams live in Redis at `url`, shared with every node using the same URL.
     /// Connects in the background (and reconnects); call it inside a Tokio runtime.
     pub fn with_broker(registry: Registry, history: History, url: &str) -> Result<Self, String> {
-        Ok(Self::with(registry, Broker::redis(url, history)?))
+        Self::with_redis(registry, history, url, Duration::from_secs(30))
+    }
+
+    /// [`Hub::with_broker`], with presence entries that expire `presence_ttl` after their
+    /// node last refreshed them (a node that dies takes its members with it within that time).
+    pub fn with_redis(registry: Registry, history: History, url: &str, presence_ttl: Duration) -> Result<Self, String> {
+        Ok(Self::with(registry, Broker::redis(url, history, presence_ttl)?))
     }
 
     fn with(registry: Registry, broker: Broker) -> Self {
+        // With Redis, a random tag below 2^21 keeps ids exact in JavaScript numbers (2^53).
+        let node = match broker {
+            Broker::Memory(_) => 0,
+            Broker::Redis(_) => {
+                use std::hash::BuildHasher;
+                1 + std::collections::hash_map::RandomState::new().hash_one(std::process::id()) % ((1 << 21) - 1)
+            }
+        };
         let inner = Arc::new(HubInner {
             tables: Mutex::default(),
             next_id: AtomicU64::new(0),
+            node,
             registry: Arc::new(registry),
             resets: tokio::sync::watch::Sender::new(0),
             broker,
@@ -140,8 +175,16 @@ impl Hub {
         self.inner.broker.epoch()
     }
 
-    fn tables(&self) -> MutexGuard<'_, Tables> {
+    pub(crate) fn tables(&self) -> MutexGuard<'_, Tables> {
         self.inner.tables()
+    }
+
+    pub(crate) fn inner(&self) -> &HubInner {
+        &self.inner
+    }
+
+    pub(crate) fn broker(&self) -> &Broker {
+        &self.inner.broker
     }
 
     /// Closes every WebSocket with 1001 (going away). Clients reconnect, to this node or another
@@ -165,7 +208,7 @@ impl Hub {
     }
 
     pub(crate) fn next_connection_id(&self) -> u64 {
-        self.inner.next_id.fetch_add(1, Ordering::Relaxed) + 1
+        (self.inner.node << 32) | ((self.inner.next_id.fetch_add(1, Ordering::Relaxed) + 1) & 0xffff_ffff)
     }
 
     /// Registers an authenticated connection; refused (false) if its user already has `max`.
@@ -234,6 +277,7 @@ impl Hub {
     }
 
     fn remove_subscriber(&self, t: &mut Tables, feature: &str, id: u64) {
+        self.exit_presence(t, feature, id);
         if let Some(peers) = t.features.get_mut(feature) {
             peers.remove(&id);
             if peers.is_empty() {
@@ -386,23 +430,30 @@ impl Hub {
             .collect()
     }
 
-    /// Sends an event to one connection, whatever it subscribed to. False if it is gone.
-    pub fn send_to_connection(&self, id: u64, event: OutgoingEvent<Value>, from: &Publisher) -> Result<bool, Unknown> {
+    /// Sends an event to one connection, whatever it subscribed to, on whichever node holds it.
+    pub fn send_to_connection(&self, id: u64, event: OutgoingEvent<Value>, from: &Publisher) -> Result<Reach, Unknown> {
         let message = self.stamp(event, from)?;
         let priority = message.meta.priority;
         let text = encode(&ServerFrame::Event(message));
+        if id >> 32 != self.inner.node && self.has_broker() {
+            self.inner.broker.direct(&Direct { node: self.inner.node, connection: Some(id), user: None }, &text);
+            return Ok(Reach::Forwarded(0));
+        }
         let t = self.tables();
-        Ok(t.conns.get(&id).is_some_and(|(_, peer)| self.inner.offer(peer, "", text, priority)))
+        Ok(Reach::Delivered(t.conns.get(&id).map_or(0, |(_, peer)| usize::from(self.inner.offer(peer, "", text, priority)))))
     }
 
-    /// Sends an event to every connection of one user. Returns how many got it.
-    pub fn send_to_user(&self, user: &str, event: OutgoingEvent<Value>, from: &Publisher) -> Result<usize, Unknown> {
+    /// Sends an event to every connection of one user, on every node.
+    pub fn send_to_user(&self, user: &str, event: OutgoingEvent<Value>, from: &Publisher) -> Result<Reach, Unknown> {
         let message = self.stamp(event, from)?;
         let priority = message.meta.priority;
         let text = encode(&ServerFrame::Event(message));
-        let t = self.tables();
-        let Some(ids) = t.users.get(user) else { return Ok(0) };
-        Ok(ids.iter().filter_map(|id| t.conns.get(id)).filter(|(_, peer)| self.inner.offer(peer, "", text.clone(), priority)).count())
+        let here = self.inner.to_user(user, &text, priority);
+        if !self.has_broker() {
+            return Ok(Reach::Delivered(here));
+        }
+        self.inner.broker.direct(&Direct { node: self.inner.node, connection: None, user: Some(user.to_owned()) }, &text);
+        Ok(Reach::Forwarded(here))
     }
 
     /// Queues `text` verbatim to `feature`'s subscribers (the test-only raw relay).
@@ -426,7 +477,7 @@ impl HubInner {
     /// Queues one frame without waiting. `low` frames are refused once the queue is three
     /// quarters full (the client is told it has a gap); anything refused by a full queue
     /// marks the connection slow, and its handler closes it.
-    fn offer(&self, peer: &Peer, feature: &str, text: Utf8Bytes, priority: Priority) -> bool {
+    pub(crate) fn offer(&self, peer: &Peer, feature: &str, text: Utf8Bytes, priority: Priority) -> bool {
         let filling = peer.tx.capacity() < peer.capacity / 4;
         if priority == Priority::Low && filling && !feature.is_empty() {
             self.gap_of(peer, feature);
@@ -446,6 +497,12 @@ impl HubInner {
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
+    }
+
+    fn to_user(&self, user: &str, text: &Utf8Bytes, priority: Priority) -> usize {
+        let t = self.tables();
+        let Some(ids) = t.users.get(user) else { return 0 };
+        ids.iter().filter_map(|id| t.conns.get(id)).filter(|(_, peer)| self.offer(peer, "", text.clone(), priority)).count()
     }
 
     fn gap_of(&self, peer: &Peer, feature: &str) {
@@ -484,6 +541,39 @@ impl Relay for HubInner {
 
     fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    fn direct(&self, to: &Direct, frame: Utf8Bytes) {
+        if to.node == self.node {
+            return; // sent here already, by the node that forwarded it
+        }
+        let priority = frame_priority(&frame);
+        if let Some(user) = &to.user {
+            self.to_user(user, &frame, priority);
+        } else if let Some(id) = to.connection.filter(|id| id >> 32 == self.node) {
+            let t = self.tables();
+            if let Some((_, peer)) = t.conns.get(&id) {
+                self.offer(peer, "", frame, priority);
+            }
+        }
+    }
+
+    fn presence(&self, feature: &str, frame: Utf8Bytes) {
+        let mut t = self.tables();
+        crate::presence::deliver(self, &mut t, feature, frame);
+    }
+
+    fn presence_here(&self) -> Vec<(String, Vec<(u64, String)>)> {
+        crate::presence::here(&self.tables())
+    }
+
+    fn hold_presence(&self, feature: &str) -> Vec<u64> {
+        crate::presence::hold(&mut self.tables(), feature)
+    }
+
+    fn release_presence(&self, feature: &str, held: &[u64], snapshot: Option<Utf8Bytes>) {
+        let mut t = self.tables();
+        crate::presence::release(self, &mut t, feature, held, snapshot);
     }
 }
 

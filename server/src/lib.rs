@@ -24,6 +24,7 @@ mod http;
 mod hub;
 mod metrics;
 mod origin;
+mod presence;
 mod registry;
 mod service;
 mod ws;
@@ -31,8 +32,8 @@ mod ws;
 pub use auth::{AuthError, Identity};
 pub use broker::History;
 pub use config::Config;
-pub use hub::{Hub, Publisher};
-pub use registry::{FeatureDef, Registry, Unknown};
+pub use hub::{Hub, Publisher, Reach};
+pub use registry::{FeatureDef, PresenceDef, Registry, Unknown};
 pub use service::EventService;
 
 use axum::serve::ListenerExt;
@@ -140,7 +141,7 @@ pub fn hub_for(config: &Config) -> Result<Hub, String> {
     .with_max_dynamic(config.max_features);
     let history = History { size: config.history_size, ttl: std::time::Duration::from_secs(config.history_ttl) };
     match &config.broker {
-        Some(url) => Hub::with_broker(registry, history, url),
+        Some(url) => Hub::with_redis(registry, history, url, std::time::Duration::from_secs(config.presence_ttl)),
         None => Ok(Hub::new(registry, history)),
     }
 }

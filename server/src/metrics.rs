@@ -24,9 +24,12 @@ pub(crate) enum Drop {
     TooBig,
     /// An event not published because too many were already waiting for Redis.
     Broker,
+    /// A subscriber not listed in a feature's presence, which had its most members already.
+    PresenceFull,
 }
 
-const DROP_NAMES: [&str; 8] = ["low_priority", "slow_consumer", "rate_limited", "origin", "full", "user_limit", "too_big", "broker"];
+const DROP_NAMES: [&str; 9] =
+    ["low_priority", "slow_consumer", "rate_limited", "origin", "full", "user_limit", "too_big", "broker", "presence_full"];
 
 /// Gateway-wide counters.
 #[derive(Debug, Default)]
@@ -38,7 +41,7 @@ pub(crate) struct Metrics {
     pub(crate) auth_failures: AtomicU64,
     /// With `--broker`: whether Redis answered last time (rendered only then).
     pub(crate) broker_up: AtomicBool,
-    drops: [AtomicU64; 8],
+    drops: [AtomicU64; 9],
 }
 
 impl Metrics {
@@ -82,7 +85,7 @@ impl Metrics {
         }
         let _ = writeln!(
             out,
-            "# HELP livestate_drops_total Events dropped (low_priority: told to the client as a gap; broker) and connections refused or closed (slow_consumer: stopped reading; rate_limited, origin, full, user_limit, too_big), by reason.\n# TYPE livestate_drops_total counter"
+            "# HELP livestate_drops_total Events dropped (low_priority: told to the client as a gap; broker) and connections refused or closed (slow_consumer: stopped reading; rate_limited, origin, full, user_limit, too_big) or not listed in a presence (presence_full), by reason.\n# TYPE livestate_drops_total counter"
         );
         for (i, name) in DROP_NAMES.iter().enumerate() {
             let _ = writeln!(out, "livestate_drops_total{{reason=\"{name}\"}} {}", self.drops[i].load(Relaxed));

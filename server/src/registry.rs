@@ -24,6 +24,52 @@ pub struct FeatureDef {
     /// Schema version, copied into every event's `meta.featureVersion`.
     #[serde(default = "default_version")]
     pub version: String,
+    /// Presence: who is subscribed, with join and leave events, for subscribers whose token
+    /// allows it. Off unless set: `true` for the default limits, or the limits themselves.
+    #[serde(default, deserialize_with = "presence_setting")]
+    pub presence: Option<PresenceDef>,
+}
+
+/// A feature's presence limits.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PresenceDef {
+    /// Most members listed at once; a connection subscribing beyond it is subscribed but not
+    /// listed (it gets a `presence_full` error). Default 1 000.
+    #[serde(default = "default_max_members")]
+    pub max_members: usize,
+    /// Largest `info` a client may attach, in bytes of JSON; a larger one refuses the
+    /// subscription with `too_big`. Default 256.
+    #[serde(default = "default_max_info")]
+    pub max_info_bytes: usize,
+}
+
+impl Default for PresenceDef {
+    fn default() -> Self {
+        Self { max_members: default_max_members(), max_info_bytes: default_max_info() }
+    }
+}
+
+fn default_max_members() -> usize {
+    1000
+}
+
+fn default_max_info() -> usize {
+    256
+}
+
+/// `"presence": true | false | { "maxMembers": .., "maxInfoBytes": .. }`.
+fn presence_setting<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<PresenceDef>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Setting {
+        On(bool),
+        Limits(PresenceDef),
+    }
+    Ok(match Setting::deserialize(d)? {
+        Setting::On(on) => on.then(PresenceDef::default),
+        Setting::Limits(def) => Some(def),
+    })
 }
 
 fn default_version() -> String {
@@ -85,6 +131,17 @@ impl Registry {
     /// Sets how many feature names beyond the listed ones a `"*"` registry accepts.
     pub fn with_max_dynamic(mut self, n: usize) -> Self {
         self.max_dynamic = n;
+        self
+    }
+
+    /// Turns presence on for `feature` (every listed feature with `"*"`), with these limits:
+    /// for gateways built in Rust, and for the demo.
+    pub fn with_presence(mut self, feature: &str, def: PresenceDef) -> Self {
+        for (name, f) in &mut self.features {
+            if feature == "*" || name == feature {
+                f.presence = Some(def);
+            }
+        }
         self
     }
 
@@ -167,5 +224,20 @@ mod tests {
         assert!(Registry::from_json(r#"{"Chat": {"entities": ["message"], "actions": ["created"]}}"#).is_err());
         assert!(Registry::from_json(r#"{"chat": {"entities": ["message"], "actions": ["created"], "colour": 1}}"#).is_err());
         assert!(Registry::from_json(r#"{"chat": {"entities": ["message"], "actions": ["created"], "priority": "urgent"}}"#).is_err());
+    }
+
+    #[test]
+    fn presence_is_off_unless_a_feature_asks_for_it_with_true_or_with_limits() {
+        let r = Registry::from_json(
+            r#"{"chat": {"entities": ["message"], "actions": ["created"], "presence": true},
+                "room": {"entities": ["message"], "actions": ["created"], "presence": {"maxMembers": 2}},
+                "news": {"entities": ["item"], "actions": ["created"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.feature("chat").unwrap().presence, Some(PresenceDef::default()));
+        assert_eq!(r.feature("room").unwrap().presence, Some(PresenceDef { max_members: 2, max_info_bytes: 256 }));
+        assert_eq!(r.feature("news").unwrap().presence, None);
+        let bad = r#"{"chat": {"entities": ["m"], "actions": ["created"], "presence": {"maxMembres": 2}}}"#;
+        assert!(Registry::from_json(bad).is_err(), "a misspelt limit is an error, not a default");
     }
 }

@@ -1,9 +1,9 @@
 //! `EventService`: the Rust API backends embedded in the gateway use to publish (the seed's
 //! EventService, plus the gateway's targeting calls). The HTTP API calls the same methods.
 
-use crate::hub::{Hub, Publisher};
+use crate::hub::{Hub, Publisher, Reach};
 use crate::registry::Unknown;
-use livestate::protocol::{OutgoingEvent, Priority};
+use livestate::protocol::{Member, OutgoingEvent, Priority};
 use serde_json::{json, Value};
 
 /// Publishes events with the gateway's meta filled in. Cheap to clone.
@@ -70,18 +70,25 @@ impl EventService {
         self.hub.publish(event, &self.publisher)
     }
 
-    /// The seed's `broadcastToClient`: one connection, by id. False if it is not connected.
-    pub fn broadcast_to_client(&self, connection_id: u64, event: OutgoingEvent<Value>) -> Result<bool, Unknown> {
+    /// The seed's `broadcastToClient`: one connection, by id, on whichever node holds it.
+    /// `Delivered(0)`: it is not connected.
+    pub fn broadcast_to_client(&self, connection_id: u64, event: OutgoingEvent<Value>) -> Result<Reach, Unknown> {
         self.hub.send_to_connection(connection_id, event, &self.publisher)
     }
 
-    /// Every connection of one user (their token's `sub`). Returns how many got it.
-    pub fn broadcast_to_user(&self, user_id: &str, event: OutgoingEvent<Value>) -> Result<usize, Unknown> {
+    /// Every connection of one user (their token's `sub`), on every node.
+    pub fn broadcast_to_user(&self, user_id: &str, event: OutgoingEvent<Value>) -> Result<Reach, Unknown> {
         self.hub.send_to_user(user_id, event, &self.publisher)
     }
 
     /// The seed's `getFeatureClients`: connection ids subscribed to `feature`.
     pub fn feature_clients(&self, feature: &str) -> Vec<u64> {
         self.hub.feature_clients(feature)
+    }
+
+    /// Who is subscribed to `feature` (a feature with presence), on every node; `None` while
+    /// Redis is unreachable.
+    pub async fn presence(&self, feature: &str) -> Option<Vec<Member<Value>>> {
+        self.hub.presence(feature).await
     }
 }

@@ -291,7 +291,7 @@ impl Handler {
         Ok(match frame {
             ClientFrame::Pong {} => vec![],
             ClientFrame::Auth { token } => self.reauthenticate(&token)?,
-            ClientFrame::Subscribe { features, positions } => self.subscribe(features, &positions).await,
+            ClientFrame::Subscribe { features, positions, info } => self.subscribe(features, &positions, info).await,
             ClientFrame::Unsubscribe { features } => {
                 for f in &features {
                     if self.features.remove(f) {
@@ -333,33 +333,49 @@ impl Handler {
     }
 
     /// Each refused feature gets its own error; the others are subscribed, and the events
-    /// missed since a given position are replayed before the `subscribed` reply.
-    async fn subscribe(&mut self, features: Vec<String>, positions: &BTreeMap<String, Position>) -> Vec<Message> {
+    /// missed since a given position are replayed before the `subscribed` reply, as is the
+    /// presence of features that keep one (with `info`, this connection's, shown to others).
+    async fn subscribe(&mut self, features: Vec<String>, positions: &BTreeMap<String, Position>, info: Option<Value>) -> Vec<Message> {
         let mut replies = Vec::new();
         let mut streams = BTreeMap::new();
         let named = features.len();
         let mut ok = Vec::with_capacity(features.len());
         let mut seen = HashSet::new();
+        let info_bytes = info.as_ref().map_or(0, |i| i.to_string().len());
         // A feature named twice is subscribed (and replayed) once.
         for f in features.into_iter().filter(|f| seen.insert(f.clone())) {
+            let registry = self.state.hub.registry();
+            let presence = registry.feature(&f).ok().and_then(|def| def.presence);
             let refusal = if let Err(e) = validate_name("feature", &f) {
                 Some((codes::error::BAD_NAME, e.to_string()))
-            } else if let Err(e) = self.state.hub.registry().feature(&f).map(|_| ()).and_then(|()| self.state.hub.admits(&f)) {
+            } else if let Err(e) = registry.feature(&f).map(|_| ()).and_then(|()| self.state.hub.admits(&f)) {
                 Some((codes::error::UNKNOWN_NAME, e.message))
             } else if !self.identity.can_read(&f) {
                 Some((codes::error::FORBIDDEN, format!("this connection may not read {f:?}")))
             } else {
-                None
+                presence.filter(|p| info_bytes > p.max_info_bytes).map(|p| {
+                    (codes::error::TOO_BIG, format!("presence info is {info_bytes} bytes; {f:?} takes at most {}", p.max_info_bytes))
+                })
             };
             if let Some((code, message)) = refusal {
                 replies.push(error(code, &message, Some(f)));
                 continue;
             }
-            self.features.insert(f.clone());
+            let fresh = self.features.insert(f.clone());
             let (replay, stream) = self.state.hub.subscribe(&f, self.id, &self.peer, positions.get(&f)).await;
             replies.extend(replay.into_iter().map(Message::Text));
             if let Some(stream) = stream {
                 streams.insert(f.clone(), stream);
+            }
+            if let Some(p) = presence.filter(|_| fresh) {
+                let member = crate::presence::member_json(self.id, &self.identity.user_id, info.clone());
+                let watch = self.identity.can_see_presence(&f);
+                let (frames, listed) = self.state.hub.enter_presence(&f, self.id, &self.peer, member, watch, p.max_members).await;
+                replies.extend(frames.into_iter().map(Message::Text));
+                if !listed {
+                    let why = format!("subscribed, but not listed: {f:?} has its most members ({})", p.max_members);
+                    replies.push(error(codes::error::PRESENCE_FULL, &why, Some(f.clone())));
+                }
             }
             ok.push(f);
         }

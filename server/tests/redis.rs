@@ -184,3 +184,165 @@ async fn losing_redis_keeps_clients_connected_reports_unhealthy_and_a_gap_brings
     let live = next_frame(&mut ws).await;
     assert_eq!((live["seq"].as_u64(), live["data"]["n"].as_i64()), (Some(1), Some(3)), "a new stream from 1, in the new epoch");
 }
+
+/// A node whose registry has `chat` with presence, entries living `ttl` seconds.
+async fn presence_node(redis: &Redis, registry: &std::path::Path) -> Gateway {
+    let (url, path) = (redis.url(), registry.to_owned());
+    let gw = Gateway::start(move |c| {
+        c.broker = Some(url);
+        c.features_file = Some(path);
+        c.presence_ttl = 1;
+    })
+    .await;
+    wait_until(|| gw.hub.healthy()).await;
+    gw
+}
+
+/// The next frame of type `kind`, skipping others (a repeated join of a member already listed).
+async fn next_of(ws: &mut Ws, kind: &str) -> Value {
+    loop {
+        let f = next_frame(ws).await;
+        if f["type"] == kind {
+            return f;
+        }
+    }
+}
+
+#[tokio::test]
+async fn joins_and_leaves_on_one_node_are_seen_from_another_and_snapshots_span_nodes() {
+    let redis = Redis::start().await;
+    let registry = presence_registry(json!(true));
+    let (a, b) = (presence_node(&redis, &registry).await, presence_node(&redis, &registry).await);
+    let (mut ann, ann_id) = a.client_and_id().await;
+    subscribe_with(&mut ann, &["chat"], json!({"name": "Ann"})).await;
+    let (mut bob, bob_id) = b.client_and_id().await;
+    assert_ne!(ann_id, bob_id, "connection ids are unique across nodes");
+    let frames = subscribe_with(&mut bob, &["chat"], Value::Null).await;
+    let mut both = vec![ann_id.clone(), bob_id.clone()];
+    both.sort();
+    assert_eq!(member_ids(&frames[0]), both, "Bob's snapshot, read on node B, lists Ann of node A");
+    let join = next_of(&mut ann, "join").await;
+    assert_eq!(join["member"]["connectionId"], json!(bob_id));
+    drop(bob);
+    let leave = next_of(&mut ann, "leave").await;
+    assert_eq!(leave["member"]["connectionId"], json!(bob_id));
+    let body: Value = serde_json::from_str(&b.get("/api/features/chat/presence").await).unwrap();
+    assert_eq!(body["members"], json!([{"connectionId": ann_id, "userId": "anonymous", "info": {"name": "Ann"}}]));
+}
+
+#[tokio::test]
+async fn the_members_of_a_killed_node_leave_within_the_ttl() {
+    let redis = Redis::start().await;
+    let registry = presence_registry(json!(true));
+    let a = presence_node(&redis, &registry).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut b = Command::new(env!("CARGO_BIN_EXE_livestate-server"))
+        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--broker", &redis.url(), "--presence-ttl", "1"])
+        .arg("--features-file")
+        .arg(&registry)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut on_b = None;
+    for _ in 0..100 {
+        if let Ok((ws, _)) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws")).await {
+            on_b = Some(ws);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut on_b = on_b.expect("node B listening");
+    assert_eq!(next_frame(&mut on_b).await["type"], "welcome");
+    let mut watcher = a.client().await;
+    subscribe_with(&mut watcher, &["chat"], Value::Null).await;
+    subscribe_with(&mut on_b, &["chat"], json!("on B")).await;
+    let join = next_of(&mut watcher, "join").await;
+    assert_eq!(join["member"]["info"], "on B");
+
+    b.kill().unwrap(); // SIGKILL: no leave is ever sent by B
+    b.wait().unwrap();
+    let started = std::time::Instant::now();
+    let leave = next_of(&mut watcher, "leave").await;
+    assert_eq!(leave["member"], join["member"]);
+    assert!(started.elapsed() < Duration::from_secs(3), "within the 1 s TTL and a refresh: {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn after_a_redis_restart_every_node_lists_its_members_again_and_watchers_get_a_fresh_snapshot() {
+    let mut redis = Redis::start().await;
+    let registry = presence_registry(json!(true));
+    let (a, b) = (presence_node(&redis, &registry).await, presence_node(&redis, &registry).await);
+    let (mut ann, ann_id) = a.client_and_id().await;
+    subscribe_with(&mut ann, &["chat"], Value::Null).await;
+    let (mut bob, bob_id) = b.client_and_id().await;
+    subscribe_with(&mut bob, &["chat"], Value::Null).await;
+    next_of(&mut ann, "join").await;
+
+    redis.stop();
+    wait_until(|| !a.hub.healthy()).await;
+    let _redis = Redis::start_on(redis.port).await; // empty: every entry is lost
+    let mut both = vec![ann_id.clone(), bob_id.clone()];
+    both.sort();
+    // Ann hears of the gap, then gets a snapshot; joins re-list whoever it missed.
+    let snapshot = next_of(&mut ann, "presence").await;
+    let mut listed: Vec<String> = member_ids(&snapshot);
+    while listed.len() < 2 {
+        let join = next_of(&mut ann, "join").await;
+        listed.push(join["member"]["connectionId"].as_str().unwrap().to_owned());
+        listed.sort();
+        listed.dedup();
+    }
+    assert_eq!(listed, both);
+    wait_until_async(|| async {
+        serde_json::from_str::<Value>(&a.get("/api/features/chat/presence").await).unwrap()["members"].as_array().map_or(0, Vec::len) == 2
+    })
+    .await;
+}
+
+async fn wait_until_async<F: std::future::Future<Output = bool>>(mut f: impl FnMut() -> F) {
+    for _ in 0..200 {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("condition not met within 5 s");
+}
+
+#[tokio::test]
+async fn a_send_to_a_user_or_a_connection_published_on_one_node_reaches_it_on_another() {
+    let redis = Redis::start().await;
+    let (a, b) = (node(&redis).await, node(&redis).await);
+    let (mut on_b, id) = b.client_and_id().await;
+    let body = backend_event("rbac", "role", "updated", json!({"n": 1}));
+    let (status, reply) = a.post_to("/api/users/anonymous/events", &body).await;
+    assert_eq!((status, &reply["delivered"]), (202, &Value::Null), "how many got it on other nodes is not known here");
+    assert_eq!(next_frame(&mut on_b).await["data"]["n"], 1);
+    let body = backend_event("rbac", "role", "updated", json!({"n": 2}));
+    let (status, reply) = a.post_to(&format!("/api/clients/{id}/events"), &body).await;
+    assert_eq!((status, &reply["delivered"]), (202, &Value::Null));
+    assert_eq!(next_frame(&mut on_b).await["data"]["n"], 2);
+    // On the node that holds the connection, the count is known.
+    let body = backend_event("rbac", "role", "updated", json!({"n": 3}));
+    let (status, reply) = b.post_to(&format!("/api/clients/{id}/events"), &body).await;
+    assert_eq!((status, &reply["delivered"]), (202, &json!(1)));
+    assert_eq!(next_frame(&mut on_b).await["data"]["n"], 3);
+    assert_nothing_pending(&mut on_b).await;
+}
+
+#[tokio::test]
+async fn a_batch_published_on_one_node_reaches_subscribers_on_another_as_one_frame() {
+    let redis = Redis::start().await;
+    let (a, b) = (node(&redis).await, node(&redis).await);
+    let mut on_b = b.subscribed(&["orders"]).await;
+    let batch: Vec<Value> =
+        (1..=3).map(|n| json!({"feature": "orders", "entity": "order", "action": "updated", "data": {"n": n}})).collect();
+    let (status, body) = a.post(&Value::Array(batch).to_string()).await;
+    assert_eq!(status, 202, "{body}");
+    let frame = next_frame(&mut on_b).await;
+    assert_eq!(frame["type"], "batch");
+    assert_eq!(ns(std::slice::from_ref(&frame)), [1, 2, 3]);
+    let seqs: Vec<u64> = frame["events"].as_array().unwrap().iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, [1, 2, 3]);
+}

@@ -52,6 +52,10 @@ pub mod error {
     pub const UNKNOWN_NAME: &str = "unknown_name";
     /// The user may not read this feature (per the token's claims).
     pub const FORBIDDEN: &str = "forbidden";
+    /// Subscribed, but not listed in the feature's presence: it has its most members already.
+    pub const PRESENCE_FULL: &str = "presence_full";
+    /// A part of the frame is larger than the gateway accepts (presence `info`, say).
+    pub const TOO_BIG: &str = "too_big";
 }
 
 #[cfg(test)]

@@ -128,6 +128,19 @@ pub struct Welcome {
     pub token_expires_in: Option<u64>,
 }
 
+/// One connection subscribed to a feature with presence (a member of its presence set).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Member<D> {
+    /// The connection's id, unique across the gateway's nodes (the `connectionId` of its welcome).
+    pub connection_id: String,
+    /// The user, from the token's `sub` (`anonymous` when the gateway runs without auth).
+    pub user_id: String,
+    /// What the client sent as `info` with its subscribe (a display name, say), if anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub info: Option<D>,
+}
+
 /// An error the gateway reports without closing the connection.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct ErrorFrame {
@@ -184,6 +197,29 @@ pub enum ServerFrame<D> {
     },
     /// Something the client sent was refused; the connection stays open.
     Error(ErrorFrame),
+    /// Everyone subscribed to a feature with presence, now: sent before `subscribed` to a
+    /// client allowed to see it, and again whenever the gateway may have missed a change
+    /// (the client replaces what it had).
+    Presence {
+        /// The feature.
+        feature: String,
+        /// Its members, in no particular order.
+        members: Vec<Member<D>>,
+    },
+    /// A connection subscribed to a feature with presence.
+    Join {
+        /// The feature.
+        feature: String,
+        /// Who joined.
+        member: Member<D>,
+    },
+    /// A member unsubscribed or disconnected (or its gateway node stopped answering).
+    Leave {
+        /// The feature.
+        feature: String,
+        /// Who left.
+        member: Member<D>,
+    },
 }
 
 /// Frames the client sends.
@@ -202,6 +238,10 @@ pub enum ClientFrame<D> {
         /// Where the client left off, per feature: the gateway replays what came after.
         #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
         positions: std::collections::BTreeMap<String, Position>,
+        /// Shown to the other members of features with presence (a display name, say); at most
+        /// the feature's `maxInfoBytes` of JSON.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        info: Option<D>,
     },
     /// Stop receiving these features' events.
     Unsubscribe {

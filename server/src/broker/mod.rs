@@ -5,6 +5,7 @@
 
 mod memory;
 mod redis;
+mod shared_presence;
 
 use crate::metrics::Metrics;
 use axum::extract::ws::Utf8Bytes;
@@ -37,6 +38,50 @@ pub(crate) trait Relay: Send + Sync {
     /// Tells every local subscriber of `feature` that it missed events.
     fn gap(&self, feature: &str);
     fn metrics(&self) -> &Metrics;
+    /// Queues a targeted event frame to the local connection or user it names.
+    fn direct(&self, to: &Direct, frame: Utf8Bytes);
+    /// Queues a presence `join` or `leave` frame of `feature` to its local watchers.
+    fn presence(&self, feature: &str, frame: Utf8Bytes);
+    /// The features this node has presence members or watchers of, with its members' JSON.
+    fn presence_here(&self) -> Vec<(String, Vec<(u64, String)>)>;
+    /// Holds `feature`'s presence frames for its watchers while a snapshot is read; returns whom.
+    fn hold_presence(&self, feature: &str) -> Vec<u64>;
+    /// Sends the snapshot (if one could be read), then what was held, to those held.
+    fn release_presence(&self, feature: &str, held: &[u64], snapshot: Option<Utf8Bytes>);
+}
+
+/// Whom a targeted send is for, as nodes tell each other: a connection (whose id names its
+/// node) or every connection of a user. `node` is the sender's, which has delivered it already.
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
+pub(crate) struct Direct {
+    #[serde(rename = "n")]
+    pub(crate) node: u64,
+    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
+    pub(crate) connection: Option<u64>,
+    #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
+    pub(crate) user: Option<String>,
+}
+
+/// How entering a feature's presence ended.
+pub(crate) enum Joined {
+    /// The hub's own table is the presence (one node): it checks the limit and announces.
+    Here,
+    /// Listed in the shared presence, and announced to every node.
+    Shared,
+    /// The feature has its most members.
+    Full,
+    /// The shared presence is unreachable; it is listed when the node next refreshes.
+    Unknown,
+}
+
+/// A feature's members, as the broker knows them.
+pub(crate) enum Snapshot {
+    /// In the hub's own table.
+    Here,
+    /// Every node's, as JSON.
+    Shared(Vec<String>),
+    /// Unreachable right now.
+    Unknown,
 }
 
 /// A subscription's start: the events missed since the client's position, as batch frames,
@@ -68,8 +113,8 @@ impl Broker {
 
     /// Checks the URL; the connection is made (and remade) in the background once
     /// [`Broker::start`] has run.
-    pub(crate) fn redis(url: &str, history: History) -> Result<Self, String> {
-        redis::Redis::new(url, history).map(Broker::Redis)
+    pub(crate) fn redis(url: &str, history: History, presence_ttl: Duration) -> Result<Self, String> {
+        redis::Redis::new(url, history, presence_ttl).map(Broker::Redis)
     }
 
     /// Starts the background work, which holds `relay` weakly and ends with it.
@@ -108,7 +153,42 @@ impl Broker {
     pub(crate) fn publish(&self, feature: &str, events: Vec<WebSocketMessage<Value>>, relay: &dyn Relay) -> Published {
         match self {
             Broker::Memory(m) => Published::Delivered(m.publish(feature, events, relay)),
-            Broker::Redis(r) => Published::Queued(events.iter().map(|e| r.enqueue(feature, body_after_brace(e), relay)).collect()),
+            Broker::Redis(r) => Published::Queued(vec![r.enqueue(feature, events.iter().map(body_after_brace).collect(), relay)]),
+        }
+    }
+
+    /// Lists connection `id` in `feature`'s presence, unless it has `max` members.
+    pub(crate) async fn join(&self, feature: &str, id: u64, member: &str, max: usize) -> Joined {
+        match self {
+            Broker::Memory(_) => Joined::Here,
+            Broker::Redis(r) => r.presence.join(feature, id, member, max).await,
+        }
+    }
+
+    /// Removes connection `id` from `feature`'s presence. True if the hub announces the leave
+    /// itself (one node); with Redis every node hears of it from Redis.
+    pub(crate) fn leave(&self, feature: &str, id: u64) -> bool {
+        match self {
+            Broker::Memory(_) => true,
+            Broker::Redis(r) => {
+                r.presence.leave(feature, id);
+                false
+            }
+        }
+    }
+
+    /// `feature`'s members.
+    pub(crate) async fn snapshot(&self, feature: &str) -> Snapshot {
+        match self {
+            Broker::Memory(_) => Snapshot::Here,
+            Broker::Redis(r) => r.presence.snapshot(feature).await.map_or(Snapshot::Unknown, Snapshot::Shared),
+        }
+    }
+
+    /// Hands a targeted event frame to the other nodes (one node: nothing to do).
+    pub(crate) fn direct(&self, to: &Direct, frame: &str) {
+        if let Broker::Redis(r) = self {
+            r.presence.direct(to, frame);
         }
     }
 
@@ -180,9 +260,10 @@ pub(crate) fn frame_seq(frame: &str) -> Option<u64> {
     rest[..rest.find(',')?].parse().ok()
 }
 
-/// An event frame's priority, read without parsing the rest of it.
+/// An event frame's priority, read without parsing the rest of it. A batch counts as normal:
+/// one `low` event in it must not let the others be dropped.
 pub(crate) fn frame_priority(frame: &str) -> Priority {
-    if frame.contains(r#""priority":"low""#) {
+    if frame.starts_with(r#"{"type":"event""#) && frame.contains(r#""priority":"low""#) {
         Priority::Low
     } else {
         Priority::Normal

@@ -31,18 +31,28 @@ macro_rules! with_epoch {
     };
 }
 
-/// Publishes one event. KEYS: meta hash, stream. ARGV: an epoch to use if there is none, the
-/// message JSON after its opening brace, MAXLEN, stream TTL (s), channel, now (ms), meta TTL (s).
+/// Publishes one feature's events, numbered in order and sent to subscribers as one frame (a
+/// batch when there are several). KEYS: meta hash, stream. ARGV: an epoch to use if there is
+/// none, MAXLEN, stream TTL (s), channel, now (ms), meta TTL (s), then each message's JSON
+/// after its opening brace.
 const PUBLISH: &str = with_epoch!(
     r#"
-local seq = redis.call('HINCRBY', KEYS[1], 's', 1)
-if seq == 1 then redis.call('DEL', KEYS[2]) end
-local frame = '{"type":"event","seq":' .. seq .. ',"epoch":"' .. epoch .. '",' .. ARGV[2]
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], seq .. '-1', 't', ARGV[6], 'd', frame)
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-redis.call('EXPIRE', KEYS[1], ARGV[7])
-redis.call('PUBLISH', ARGV[5], frame)
-return seq
+local frames = {}
+for i = 7, #ARGV do
+  local seq = redis.call('HINCRBY', KEYS[1], 's', 1)
+  if seq == 1 then redis.call('DEL', KEYS[2]) end
+  local frame = '{"type":"event","seq":' .. seq .. ',"epoch":"' .. epoch .. '",' .. ARGV[i]
+  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], seq .. '-1', 't', ARGV[5], 'd', frame)
+  frames[#frames + 1] = frame
+end
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+if #frames == 1 then
+  redis.call('PUBLISH', ARGV[4], frames[1])
+else
+  redis.call('PUBLISH', ARGV[4], '{"type":"batch","events":[' .. table.concat(frames, ',') .. ']}')
+end
+return #frames
 "#
 );
 
@@ -82,7 +92,7 @@ fn meta_key(feature: &str) -> String {
 fn stream_key(feature: &str) -> String {
     format!("livestate:{{{feature}}}:stream")
 }
-fn channel(feature: &str) -> String {
+pub(super) fn channel(feature: &str) -> String {
     format!("livestate:{{{feature}}}:events")
 }
 fn feature_of(channel: &str) -> Option<&str> {
@@ -97,8 +107,8 @@ struct Position {
     frames: Vec<(u64, String)>,
 }
 
-/// One event to publish: feature, body, and who waits for it to be in Redis.
-type Job = (String, String, oneshot::Sender<()>);
+/// One feature's events to publish: feature, bodies, and who waits for them to be in Redis.
+type Job = (String, Vec<String>, oneshot::Sender<()>);
 
 enum Control {
     Subscribe(String, oneshot::Sender<()>),
@@ -121,6 +131,8 @@ pub(crate) struct Redis {
     channels: Mutex<HashSet<String>>,
     publish: redis::Script,
     position: redis::Script,
+    /// Presence and targeted sends, done in order by one task (src/broker/presence.rs).
+    pub(super) presence: super::shared_presence::Presence,
 }
 
 impl std::fmt::Debug for Redis {
@@ -129,13 +141,13 @@ impl std::fmt::Debug for Redis {
     }
 }
 
-fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis() as u64
 }
 
 impl Redis {
     /// Checks the URL; the connection itself is made (and remade) in the background.
-    pub(super) fn new(url: &str, history: History) -> Result<Arc<Self>, String> {
+    pub(super) fn new(url: &str, history: History, presence_ttl: Duration) -> Result<Arc<Self>, String> {
         let client = redis::Client::open(url).map_err(|e| format!("--broker {url:?}: {e}"))?;
         let (jobs, jobs_rx) = mpsc::channel(QUEUE);
         let (control, control_rx) = mpsc::unbounded_channel();
@@ -151,6 +163,7 @@ impl Redis {
             channels: Mutex::default(),
             publish: redis::Script::new(PUBLISH),
             position: redis::Script::new(POSITION),
+            presence: super::shared_presence::Presence::new(presence_ttl),
         }))
     }
 
@@ -159,7 +172,7 @@ impl Redis {
         self.up.load(Ordering::Relaxed)
     }
 
-    fn relay(&self) -> Option<Arc<dyn Relay>> {
+    pub(super) fn relay(&self) -> Option<Arc<dyn Relay>> {
         self.relay.get()?.upgrade()
     }
 
@@ -176,18 +189,22 @@ impl Redis {
         }
     }
 
-    /// Queues one event for publishing (in order). `body` is the message JSON after its `{`.
-    /// The receiver hears once the event is in Redis, and errs if it never gets there.
-    pub(super) fn enqueue(&self, feature: &str, body: String, relay: &dyn Relay) -> oneshot::Receiver<()> {
+    /// Queues one feature's events for publishing (in order). `bodies` are the messages' JSON
+    /// after their `{`. The receiver hears once the events are in Redis, and errs if they never
+    /// get there.
+    pub(super) fn enqueue(&self, feature: &str, bodies: Vec<String>, relay: &dyn Relay) -> oneshot::Receiver<()> {
         let (done, receipt) = oneshot::channel();
-        if self.jobs.try_send((feature.to_owned(), body, done)).is_err() {
-            relay.metrics().drop(Drop::Broker);
+        let count = bodies.len() as u64;
+        if self.jobs.try_send((feature.to_owned(), bodies, done)).is_err() {
+            for _ in 0..count {
+                relay.metrics().drop(Drop::Broker);
+            }
         }
         receipt
     }
 
     /// A connection for commands, made on first use and after a failure.
-    async fn connection(&self) -> redis::RedisResult<MultiplexedConnection> {
+    pub(super) async fn connection(&self) -> redis::RedisResult<MultiplexedConnection> {
         let mut slot = self.conn.lock().await;
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
@@ -197,7 +214,7 @@ impl Redis {
         Ok(c)
     }
 
-    async fn forget_connection(&self) {
+    pub(super) async fn forget_connection(&self) {
         *self.conn.lock().await = None;
     }
 
@@ -300,6 +317,7 @@ pub(super) fn spawn(redis: &Arc<Redis>, relay: Weak<dyn Relay>) {
     let _ = redis.relay.set(relay);
     tokio::spawn(publisher(Arc::downgrade(redis), jobs));
     tokio::spawn(listener(Arc::downgrade(redis), control));
+    super::shared_presence::spawn(redis);
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -320,19 +338,19 @@ async fn publisher(broker: Weak<Redis>, mut jobs: mpsc::Receiver<Job>) {
                 let _: String = redis::cmd("SCRIPT").arg("LOAD").arg(PUBLISH).query_async(&mut conn).await?;
                 let mut pipe = redis::pipe();
                 let now = now_ms();
-                for (feature, body, _) in &batch {
+                for (feature, bodies, _) in &batch {
                     pipe.cmd("EVALSHA")
                         .arg(broker.publish.get_hash())
                         .arg(2)
                         .arg(meta_key(feature))
                         .arg(stream_key(feature))
                         .arg(new_epoch())
-                        .arg(body)
                         .arg(broker.history.size)
                         .arg(broker.history.ttl.as_secs().max(1))
                         .arg(channel(feature))
                         .arg(now)
                         .arg(META_TTL_SECS)
+                        .arg(bodies)
                         .ignore();
                 }
                 pipe.query_async(&mut conn).await
@@ -381,7 +399,7 @@ async fn listener(weak: Weak<Redis>, mut control: mpsc::UnboundedReceiver<Contro
             }
         };
         let features: Vec<String> = broker.channels.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
-        let mut ok = true;
+        let mut ok = sink.subscribe(super::shared_presence::DIRECT).await.is_ok();
         for f in &features {
             ok &= sink.subscribe(channel(f)).await.is_ok();
         }
@@ -395,6 +413,9 @@ async fn listener(weak: Weak<Redis>, mut control: mpsc::UnboundedReceiver<Contro
             for f in &features {
                 relay.gap(f);
             }
+            // Joins and leaves may have been missed too (or Redis lost them): members are
+            // listed again, and watchers get fresh snapshots.
+            broker.presence.resync();
         }
         drop((relay, broker));
         loop {
@@ -403,10 +424,17 @@ async fn listener(weak: Weak<Redis>, mut control: mpsc::UnboundedReceiver<Contro
                     let Some(msg) = msg else { break };
                     let Some(relay) = weak.upgrade().and_then(|b| b.relay()) else { return };
                     let name = msg.get_channel_name().to_owned();
-                    if let (Some(feature), Ok(frame)) = (feature_of(&name), msg.get_payload::<String>()) {
-                        let frame: Utf8Bytes = frame.into();
-                        let priority = frame_priority(&frame);
-                        relay.deliver(feature, frame, priority);
+                    let Ok(payload) = msg.get_payload::<String>() else { continue };
+                    if name == super::shared_presence::DIRECT {
+                        super::shared_presence::direct_received(&*relay, &payload);
+                    } else if let Some(feature) = feature_of(&name) {
+                        let frame: Utf8Bytes = payload.into();
+                        if frame.starts_with(r#"{"type":"join""#) || frame.starts_with(r#"{"type":"leave""#) {
+                            relay.presence(feature, frame);
+                        } else {
+                            let priority = frame_priority(&frame);
+                            relay.deliver(feature, frame, priority);
+                        }
                     }
                 }
                 ctl = control.recv() => match ctl {

@@ -79,6 +79,14 @@ impl Gateway {
         ws
     }
 
+    /// A welcomed connection and its connection id.
+    pub async fn client_and_id(&self) -> (Ws, String) {
+        let mut ws = self.open().await;
+        let welcome = next_frame(&mut ws).await;
+        assert_eq!(welcome["type"], "welcome");
+        (ws, welcome["connectionId"].as_str().unwrap().to_owned())
+    }
+
     /// A welcomed connection authenticated with `token` in its first frame.
     pub async fn client_with_token(&self, token: &str) -> Ws {
         let mut ws = self.open().await;
@@ -190,4 +198,45 @@ pub fn token(sub: &str, ttl_secs: i64, extra: Value) -> String {
         c.extend(e.clone());
     }
     jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes())).unwrap()
+}
+
+/// A registry file (in the temp folder) with `chat` keeping presence with these limits, `news`
+/// without presence, and the built-in `rbac`.
+pub fn presence_registry(limits: Value) -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let registry = json!({
+        "chat": {"entities": ["message"], "actions": ["created"], "presence": limits},
+        "news": {"entities": ["item"], "actions": ["created"]},
+        "rbac": {"entities": ["role"], "actions": ["created", "updated"]},
+    });
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("livestate-presence-{}-{n}.json", std::process::id()));
+    std::fs::write(&path, registry.to_string()).unwrap();
+    path
+}
+
+/// Subscribes with presence `info`; returns the frames up to and with `subscribed`.
+pub async fn subscribe_with(ws: &mut Ws, features: &[&str], info: Value) -> Vec<Value> {
+    let mut frame = json!({"type": "subscribe", "features": features});
+    if !info.is_null() {
+        frame["info"] = info;
+    }
+    send(ws, frame).await;
+    let mut got = Vec::new();
+    loop {
+        let f = next_frame(ws).await;
+        let done = f["type"] == "subscribed";
+        got.push(f);
+        if done {
+            return got;
+        }
+    }
+}
+
+/// The member ids of a `presence` frame, sorted.
+pub fn member_ids(frame: &Value) -> Vec<String> {
+    let mut ids: Vec<String> =
+        frame["members"].as_array().unwrap().iter().map(|m| m["connectionId"].as_str().unwrap().to_owned()).collect();
+    ids.sort();
+    ids
 }
