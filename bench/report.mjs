@@ -37,7 +37,7 @@ function chart({ title, unit, groups, log = false }) {
 mkdirSync('docs/bench', { recursive: true });
 const out = [];
 const md = (s = '') => out.push(s);
-const size = load('size'), store = load('store'), latency = load('latency'), fanout = load('fanout'), tabs = load('tabs');
+const size = load('size'), store = load('store'), latency = load('latency'), fanout = load('fanout'), tabs = load('tabs'), presence = load('presence');
 
 md('# Benchmarks');
 md();
@@ -173,17 +173,36 @@ if (tabs) {
   md();
 }
 
+if (presence) {
+  md('## 6. Presence');
+  md();
+  md('N clients, connected and authenticated, subscribe at once to one feature: where the registry keeps its presence (they join it) and where it does not (the same subscribe without presence). Their tokens do not let them see the presence, so this is the cost of joining; memory is the gateway\'s RSS growth (and Redis\'s `used_memory`) with presence minus without, per member, at 10 000 members (at 1 000 it is below what RSS resolves).');
+  md();
+  md('| members | streams and presence | subscribe without presence | subscribe and join | joins/s | gateway memory per member | Redis memory per member |');
+  md('|---:|---|---:|---:|---:|---:|---:|');
+  for (const r of presence.rows) {
+    const mem = (v) => (r.members >= 10000 ? `${fmt(v, 0)} B` : '–');
+    md(`| ${fmt(r.members)} | ${r.broker === 'redis' ? 'Redis' : 'one node (memory)'} | ${fmt(r.subscribeMs, 0)} ms | ${fmt(r.joinMs, 0)} ms | ${fmt(r.joinsPerSec, 0)} | ${mem(r.gatewayBytesPerMember)} | ${r.broker === 'redis' ? mem(r.redisBytesPerMember) : '–'} |`);
+  }
+  const w = presence.watching;
+  md();
+  md(`Every member watching (one node): ${fmt(w.members)} clients subscribing at once are all subscribed after ${fmt(w.ms, 0)} ms, while the gateway sends ${fmt(w.frames)} join frames among them.`);
+  md();
+  md('@@PRESENCE_NOTE@@');
+  md();
+}
+
 md('## Machine, versions, commands');
 md();
 md(`- ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${fmt(os.totalmem() / 2 ** 30, 0)} GiB, ${sh('uname -sr')}`);
 md(`- ${sh('rustc --version')}; ${sh('/usr/bin/chromium --version')}; Node ${process.version}`);
 md(`- measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC at commit ${sh('git rev-parse --short HEAD')}`);
-md('- `make bench` runs, in order: `node bench/size.mjs`, `bash scripts/twiggy-top.sh`, `node bench/store.mjs`, `node bench/latency.mjs`, `node bench/fanout.mjs`, `node bench/tabs.mjs`, `node bench/report.mjs` (see scripts/bench.sh). Each script says at its top what it measures and how.');
+md('- `make bench` runs, in order: `node bench/size.mjs`, `bash scripts/twiggy-top.sh`, `node bench/store.mjs`, `node bench/latency.mjs`, `node bench/fanout.mjs`, `node bench/tabs.mjs`, `node bench/presence.mjs`, `node bench/report.mjs` (see scripts/bench.sh). Each script says at its top what it measures and how.');
 md();
 
 let text = out.join('\n');
 const notes = existsSync('bench/notes.md') ? readFileSync('bench/notes.md', 'utf8') : '';
-for (const key of ['SIZE', 'STORE', 'LATENCY', 'FANOUT', 'TABS']) {
+for (const key of ['SIZE', 'STORE', 'LATENCY', 'FANOUT', 'TABS', 'PRESENCE']) {
   const m = new RegExp(`<!-- ${key} -->\\n([\\s\\S]*?)<!-- /${key} -->`).exec(notes);
   text = text.replace(`@@${key}_NOTE@@`, m ? m[1].trim() : '');
 }

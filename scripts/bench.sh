@@ -18,4 +18,5 @@ node bench/store.mjs
 node bench/latency.mjs
 node bench/fanout.mjs
 node bench/tabs.mjs
+node bench/presence.mjs
 node bench/report.mjs

@@ -237,6 +237,10 @@ async fn malformed_frames_go_to_on_error_and_never_reach_subscribers_or_stop_lat
         format!(r#"{{"type":"event","feature":"{f}","entity":"Upper","action":"y","data":1,"meta":{{}}}}"#),
         r#"{"type":"welcome","connectionId":5}"#.into(),
         "\u{0}\u{1}\u{ffff}".into(),
+        // Presence frames with a bad member would put garbage in `presence()`: refused whole.
+        format!(r#"{{"type":"presence","feature":"{f}","members":[{{"connectionId":1,"userId":"u"}}]}}"#),
+        format!(r#"{{"type":"join","feature":"{f}","member":{{"connectionId":"1"}}}}"#),
+        r#"{"type":"leave","feature":"Bad Name","member":{"connectionId":"1","userId":"u"}}"#.into(),
     ];
     // A second, raw socket asks the gateway's test-only relay to forward these texts verbatim.
     let raw = RawSocket::open().await;
@@ -260,6 +264,7 @@ async fn malformed_frames_go_to_on_error_and_never_reach_subscribers_or_stop_lat
     assert!(inbox.is_empty(), "no malformed frame reached the subscriber");
     assert_eq!(get(&c.stats(), "invalidFrames").as_f64(), Some(bad.len() as f64 + 1.0));
     assert_eq!(c.status().as_string().unwrap(), "connected");
+    assert_eq!(c.presence(&f).length(), 0, "no member came from a malformed presence frame");
     c.disconnect();
 }
 

@@ -102,7 +102,7 @@ pub async fn serve_with(
     // More places than slots: sockets that never authenticate must outnumber the gateway's
     // whole capacity before a valid user waits, and each leaves after the auth timeout.
     let unauthenticated = Arc::new(Semaphore::new(config.max_connections + config.max_pending.max(1)));
-    let state = AppState { config: Arc::new(config), hub, auth, origins, slots: slots.clone(), unauthenticated, shutdown: stop_rx };
+    let state = AppState { config: Arc::new(config), hub: hub.clone(), auth, origins, slots: slots.clone(), unauthenticated, shutdown: stop_rx };
     let app = extend(http::router(state));
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
@@ -118,8 +118,10 @@ pub async fn serve_with(
     // Draining: axum's graceful shutdown waits for HTTP requests, not for upgraded sockets, so
     // the WebSocket handlers are waited for through their slots (each closes with 1001 and
     // gives its slot back). A request that never finishes cannot hold the exit past `drain`.
+    // The sockets' presence leaves then reach Redis before the process exits.
     let sockets = async {
         let _ = slots.acquire_many(all).await;
+        hub.broker().flush().await;
     };
     let (ended, _) = match tokio::time::timeout(drain, async { tokio::join!(&mut server, sockets) }).await {
         Ok(done) => done,
@@ -134,11 +136,20 @@ pub async fn serve_with(
 /// Builds the hub for a configuration: the registry from its file, or the built-in one, and
 /// Redis when `--broker` is set (call it inside a Tokio runtime then).
 pub fn hub_for(config: &Config) -> Result<Hub, String> {
-    let registry = match &config.features_file {
+    hub_with(config, registry_for(config)?)
+}
+
+/// The configuration's registry: from `--features-file`, or the built-in one.
+pub fn registry_for(config: &Config) -> Result<Registry, String> {
+    Ok(match &config.features_file {
         Some(path) => Registry::load(path)?,
         None => Registry::default(),
     }
-    .with_max_dynamic(config.max_features);
+    .with_max_dynamic(config.max_features))
+}
+
+/// [`hub_for`] with a registry built by the caller (a gateway in Rust, or the demo's).
+pub fn hub_with(config: &Config, registry: Registry) -> Result<Hub, String> {
     let history = History { size: config.history_size, ttl: std::time::Duration::from_secs(config.history_ttl) };
     match &config.broker {
         Some(url) => Hub::with_redis(registry, history, url, std::time::Duration::from_secs(config.presence_ttl)),

@@ -8,12 +8,12 @@
 use crate::broker::{Joined, Snapshot};
 use crate::hub::{Hub, HubInner, Peer, Tables};
 use axum::extract::ws::Utf8Bytes;
-use livestate::protocol::{Member, Priority};
+use livestate::protocol::{PresenceMember, Priority};
 use serde_json::Value;
 
 /// A member as every node stores and sends it: `{"connectionId":..,"userId":..,"info"?:..}`.
 pub(crate) fn member_json(id: u64, user: &str, info: Option<Value>) -> String {
-    let member = Member { connection_id: id.to_string(), user_id: user.to_owned(), info };
+    let member = PresenceMember { connection_id: id.to_string(), user_id: user.to_owned(), info };
     serde_json::to_string(&member).expect("a member always serialises")
 }
 
@@ -115,7 +115,7 @@ impl Hub {
     }
 
     /// `feature`'s members on every node, or none while Redis is unreachable.
-    pub async fn presence(&self, feature: &str) -> Option<Vec<Member<Value>>> {
+    pub async fn presence(&self, feature: &str) -> Option<Vec<PresenceMember<Value>>> {
         let members = match self.broker().snapshot(feature).await {
             Snapshot::Here => self.tables().members.get(feature).map(|m| m.values().cloned().collect()).unwrap_or_default(),
             Snapshot::Shared(members) => members,

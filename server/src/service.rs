@@ -3,7 +3,7 @@
 
 use crate::hub::{Hub, Publisher, Reach};
 use crate::registry::Unknown;
-use livestate::protocol::{Member, OutgoingEvent, Priority};
+use livestate::protocol::{PresenceMember, OutgoingEvent, Priority};
 use serde_json::{json, Value};
 
 /// Publishes events with the gateway's meta filled in. Cheap to clone.
@@ -88,7 +88,7 @@ impl EventService {
 
     /// Who is subscribed to `feature` (a feature with presence), on every node; `None` while
     /// Redis is unreachable.
-    pub async fn presence(&self, feature: &str) -> Option<Vec<Member<Value>>> {
+    pub async fn presence(&self, feature: &str) -> Option<Vec<PresenceMember<Value>>> {
         self.hub.presence(feature).await
     }
 }

@@ -185,13 +185,17 @@ async fn losing_redis_keeps_clients_connected_reports_unhealthy_and_a_gap_brings
     assert_eq!((live["seq"].as_u64(), live["data"]["n"].as_i64()), (Some(1), Some(3)), "a new stream from 1, in the new epoch");
 }
 
-/// A node whose registry has `chat` with presence, entries living `ttl` seconds.
+/// A node whose registry has `chat` with presence, entries living 1 s.
 async fn presence_node(redis: &Redis, registry: &std::path::Path) -> Gateway {
+    presence_node_ttl(redis, registry, 1).await
+}
+
+async fn presence_node_ttl(redis: &Redis, registry: &std::path::Path, ttl: u64) -> Gateway {
     let (url, path) = (redis.url(), registry.to_owned());
     let gw = Gateway::start(move |c| {
         c.broker = Some(url);
         c.features_file = Some(path);
-        c.presence_ttl = 1;
+        c.presence_ttl = ttl;
     })
     .await;
     wait_until(|| gw.hub.healthy()).await;
@@ -266,6 +270,26 @@ async fn the_members_of_a_killed_node_leave_within_the_ttl() {
     let leave = next_of(&mut watcher, "leave").await;
     assert_eq!(leave["member"], join["member"]);
     assert!(started.elapsed() < Duration::from_secs(3), "within the 1 s TTL and a refresh: {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_node_that_shuts_down_takes_its_members_out_before_it_returns() {
+    let redis = Redis::start().await;
+    let registry = presence_registry(json!(true));
+    // A TTL of a minute: the leave cannot come from expiry.
+    let a = presence_node_ttl(&redis, &registry, 60).await;
+    let mut b = presence_node_ttl(&redis, &registry, 60).await;
+    let mut watcher = a.client().await;
+    subscribe_with(&mut watcher, &["chat"], Value::Null).await;
+    let mut on_b = b.client().await;
+    subscribe_with(&mut on_b, &["chat"], json!("on B")).await;
+    next_of(&mut watcher, "join").await;
+    b.stop.take().unwrap().send(()).unwrap();
+    assert_eq!(close_code(&mut on_b).await, 1001);
+    b.task.await.unwrap().unwrap();
+    let body: Value = serde_json::from_str(&a.get("/api/features/chat/presence").await).unwrap();
+    assert_eq!(body["members"].as_array().unwrap().len(), 1, "B's member left before B returned: {body}");
+    assert_eq!(next_of(&mut watcher, "leave").await["member"]["info"], "on B");
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@ import type { EnvironmentProviders, Signal } from '@angular/core';
 import type { Observable } from 'rxjs';
 import type {
     AnyEvents, ClientOptions, ConnectionStatus, EntityData, EventMap, FeatureData, ItemStatus, RealtimeClient,
-    RealtimeErrorEvent, RealtimeStore, StoreConflict, StoreDiff, StoreOptions, WebSocketMessage,
+    PresenceMember, RealtimeErrorEvent, RealtimeStore, StoreConflict, StoreDiff, StoreOptions, WebSocketMessage,
 } from './livestate.js';
 
 /** One event as the RxJS bridge emits it. */
@@ -48,6 +48,15 @@ export function provideRealtime(options: ClientOptions | (() => ClientOptions)):
 
 /** `inject(Realtime)`, typed with the app's event map. Call it in an injection context. */
 export function injectRealtime<M extends EventMap = AnyEvents>(): Realtime<M>;
+
+/**
+ * Who is subscribed to `feature` (a feature whose registry entry keeps presence), as a signal
+ * that follows every join and leave and is replaced by the gateway's snapshot after a
+ * reconnect. The feature stays subscribed until the injector (component, service) is
+ * destroyed. Empty during server-side rendering. `I` is the type of the members' `info`
+ * (the `presenceInfo` option of each client). Call it in an injection context.
+ */
+export function injectPresence<I = unknown>(feature: string): Signal<PresenceMember<I>[]>;
 
 /** A store's state as signals, and its operations. Every signal changes at most once per batch of events. */
 export interface RealtimeStoreSignals<T extends object> {

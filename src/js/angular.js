@@ -94,6 +94,19 @@ export function injectRealtime() {
   return inject(Realtime);
 }
 
+/** A feature's members as a signal, kept subscribed until the injector is destroyed; always
+ *  empty during server-side rendering. */
+export function injectPresence(feature) {
+  const realtime = inject(Realtime);
+  const members = signal([]);
+  if (realtime.browser) {
+    const client = realtime.connection;
+    members.set(client.presence(feature));
+    inject(DestroyRef).onDestroy(client.onPresence(feature, (change) => members.set(change.members)));
+  }
+  return members.asReadonly();
+}
+
 export function injectRealtimeStore(feature, entity, options = {}) {
   const realtime = inject(Realtime);
   const destroyRef = inject(DestroyRef);

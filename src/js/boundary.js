@@ -51,7 +51,7 @@ const isWhole = (n, min) => typeof n === 'number' && Number.isInteger(n) && n >=
 /** `ClientOptions`, checked and with every default filled in (NaN: none). */
 export function clientOptions(o) {
   const bad = (m) => fail(1, m);
-  only(o, ['url', 'token', 'backoff', 'maxReconnectAttempts', 'heartbeatTimeout', 'connectTimeout', 'features', 'outbox', 'maxMessageSize', 'debug', 'shareAcrossTabs'], 'options', 1);
+  only(o, ['url', 'token', 'backoff', 'maxReconnectAttempts', 'heartbeatTimeout', 'connectTimeout', 'features', 'outbox', 'maxMessageSize', 'debug', 'shareAcrossTabs', 'presenceInfo'], 'options', 1);
   // null means "the default", as undefined does.
   const num = (v, name) => {
     if (v === undefined || v === null) return undefined;
@@ -94,7 +94,13 @@ export function clientOptions(o) {
     bad('shareAcrossTabs must be true, false or a connection key (a string of 1 to 200 characters)');
   const share = sh === true ? 'default' : typeof sh === 'string' ? sh : undefined;
   if (!isWhole(maxSize, 1)) bad('maxMessageSize must be a whole number of bytes >= 1');
+  let info;
+  try {
+    info = o.presenceInfo === undefined ? undefined : JSON.stringify(o.presenceInfo);
+  } catch {}
+  if (o.presenceInfo !== undefined && typeof info !== 'string') bad('presenceInfo must be a JSON value (a string, number, object, ...)');
   return {
+    info: info === undefined ? undefined : o.presenceInfo,
     url: resolveUrl(o.url),
     token,
     min,
@@ -155,12 +161,13 @@ export const authFrame = (token) => JSON.stringify({ type: 'auth', token });
 export const pongFrame = () => '{"type":"pong"}';
 export const unsubscribeFrame = (features) => JSON.stringify({ type: 'unsubscribe', features });
 /** `subscribe`, with the position of each feature that has one (parallel arrays). */
-export function subscribeFrame(features, posFeatures, posEpochs, posSeqs) {
+export function subscribeFrame(features, posFeatures, posEpochs, posSeqs, info) {
   const frame = { type: 'subscribe', features };
   if (posFeatures.length) {
     frame.positions = {};
     posFeatures.forEach((f, i) => (frame.positions[f] = { epoch: posEpochs[i], seq: posSeqs[i] }));
   }
+  if (info !== undefined) frame.info = info;
   return JSON.stringify(frame);
 }
 

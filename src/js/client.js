@@ -67,6 +67,8 @@ const BACKOFF = [
 ];
 const MAX_TIMER_MS = 2147483647;
 const notConnected = (message) => livestateError(0, message);
+/** Error codes that refuse a feature's subscription, so its presence is no longer known. */
+const REFUSALS = ['forbidden', 'unknown_name', 'bad_name', 'too_big'];
 
 export class RealtimeClient {
   /** Creates a disconnected client. Throws `LivestateError` (`invalidOptions`) naming the bad option. */
@@ -92,6 +94,10 @@ export class RealtimeClient {
     this._stores = new Map();
     /** Outbox id to [frame, resolve, reject]. */
     this._outbox = new Map();
+    /** Feature to its presence: { members: connection id to member, gen: the socket whose
+     *  snapshot it is, listeners }. */
+    this._presence = new Map();
+    this._info = o.info;
     this._listeners = [[], [], []];
     this._busy = false;
     this._wire = new Wire(this);
@@ -182,7 +188,7 @@ export class RealtimeClient {
           }
           i += 1 + 3 * m;
           this._log && this._log('subscribe ' + features.join(', ') + (m ? '; resuming ' + pf.map((f, k) => f + ' after ' + pe[k] + '/' + ps[k]).join(', ') : ''));
-          w.send(subscribeFrame(features, pf, pe, ps));
+          w.send(subscribeFrame(features, pf, pe, ps, this._info));
           break;
         }
         case 6: {
@@ -375,11 +381,59 @@ export class RealtimeClient {
         const rows = features.flatMap((f) => [this._id(f), this._id(env.epochOf(f)), env.seqOf(f), env.recoveredOf(f)]);
         input(rows.length).set(rows);
         this._act(wasm.x.ls_subscribed(this._c, features.length));
+        // A presence from an earlier socket that this one did not renew is stale: the gateway
+        // sends a snapshot before `subscribed` to whoever may see one.
+        for (const f of env.subscribedFeatures()) {
+          const p = this._presence.get(f);
+          if (p && p.gen !== gen && p.members.size) this._members(f, 'sync', undefined, new Map(), gen);
+        }
         break;
       }
-      case 6:
-        this._log && this._log('gateway error: ' + env.report().code + ': ' + env.report().message);
-        this._error(env.report());
+      case 5:
+        for (const f of env.list()) this._members(f, 'sync', undefined, new Map(), gen);
+        break;
+      case 6: {
+        const r = env.report();
+        this._log && this._log('gateway error: ' + r.code + ': ' + r.message);
+        if (r.feature !== undefined && REFUSALS.includes(r.code)) this._members(r.feature, 'sync', undefined, new Map(), gen);
+        this._error(r);
+        break;
+      }
+      case 7: {
+        const m = env.frame();
+        this._members(m.feature, 'sync', undefined, new Map(m.members.map((x) => [x.connectionId, x])), gen);
+        break;
+      }
+      case 8:
+      case 9: {
+        // Repeats are ignored: a join of a member listed already, a leave of one that is not.
+        const m = env.frame();
+        const p = this._presence.get(m.feature);
+        const members = p ? p.members : new Map();
+        const id = m.member.connectionId;
+        if (env.kind() === 8 ? members.has(id) : !members.has(id)) break;
+        if (env.kind() === 8) members.set(id, m.member);
+        else members.delete(id);
+        this._members(m.feature, env.kind() === 8 ? 'join' : 'leave', m.member, members, p ? p.gen : gen);
+      }
+    }
+  }
+
+  /** Sets a feature's members and tells its presence listeners. */
+  _members(feature, type, member, members, gen) {
+    let p = this._presence.get(feature);
+    if (!p) {
+      if (!members.size) return;
+      this._presence.set(feature, (p = { members, gen, listeners: [] }));
+    }
+    p.members = members;
+    p.gen = gen;
+    const change = { type, members: [...members.values()] };
+    if (member) change.member = member;
+    for (const f of p.listeners.slice()) {
+      try {
+        f(change);
+      } catch {}
     }
   }
 
@@ -443,6 +497,7 @@ export class RealtimeClient {
     if (this._c < 0) return;
     this._subs.clear();
     this._stores.clear();
+    this._presence.clear();
     this._input(1, 0, 0, NaN);
   }
 
@@ -502,6 +557,29 @@ export class RealtimeClient {
 
   onResync(callback) {
     return this._listen(2, callback);
+  }
+
+  /** The members of a feature that keeps presence, as the gateway last said; see the declaration. */
+  presence(feature) {
+    checkName('feature', feature);
+    const p = this._presence.get(feature);
+    return p ? [...p.members.values()] : [];
+  }
+
+  /** Calls `callback` with each change of a feature's members; the feature stays subscribed
+   *  while the callback is registered. Returns the function that removes it. */
+  onPresence(feature, callback) {
+    checkName('feature', feature);
+    if (typeof callback !== 'function') throw livestateError(2, 'the callback must be a function');
+    let p = this._presence.get(feature);
+    if (!p) this._presence.set(feature, (p = { members: new Map(), gen: -1, listeners: [] }));
+    p.listeners.push(callback);
+    const sub = this._subscribe(feature, 0, undefined, undefined, () => {});
+    return () => {
+      const i = p.listeners.indexOf(callback);
+      if (i >= 0) p.listeners.splice(i, 1);
+      sub.unsubscribe();
+    };
   }
 
   subscribeToFeature(feature, callback) {

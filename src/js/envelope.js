@@ -15,11 +15,12 @@ export const nameRule = (field) => field + " must be 1 to 64 characters of a-z, 
 /** True for a valid feature, entity or action name. */
 export const validName = (name) => typeof name === 'string' && NAME.test(name);
 
-// Control frames, by number (decode.rs has the same list).
-const KINDS = ['welcome', 'heartbeat', 'authenticated', 'gap', 'subscribed', 'unsubscribed', 'error'];
+// Control frames, by number (client.js `_control` reads them by it).
+const KINDS = ['welcome', 'heartbeat', 'authenticated', 'gap', 'subscribed', 'unsubscribed', 'error', 'presence', 'join', 'leave'];
 const SEQ_LIMIT = 2 ** 46; // seq * 64 stays an exact double
 
 const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+const isMember = (m) => isObject(m) && typeof m.connectionId === 'string' && typeof m.userId === 'string';
 const whole = (v, limit) => Number.isInteger(v) && v >= 0 && v < limit;
 
 export class Envelope {
@@ -115,6 +116,19 @@ export class Envelope {
           return this.bad('error frame: needs a string `code` and `message`', text);
         this.r = { kind: 'server', code: m.code, message: m.message };
         if (m.feature !== undefined) this.r.feature = m.feature;
+        break;
+      case 5:
+        if (!Array.isArray(m.features)) return this.bad('unsubscribed: `features` must be an array', text);
+        this.l = m.features.filter((f) => typeof f === 'string');
+        break;
+      case 7:
+        if (!validName(m.feature) || !Array.isArray(m.members) || !m.members.every(isMember))
+          return this.bad('presence: needs a `feature` and `members`, each with a string `connectionId` and `userId`', text);
+        break;
+      case 8:
+      case 9:
+        if (!validName(m.feature) || !isMember(m.member))
+          return this.bad(m.type + ': needs a `feature` and a `member` with a string `connectionId` and `userId`', text);
     }
     return -2;
   }
@@ -123,8 +137,12 @@ export class Envelope {
   heartbeat() { return this.x.heartbeat; }
   /** welcome and authenticated: ms until the token expires, NaN without one. */
   tokenMs() { const v = this.x.tokenExpiresIn; return v === undefined ? NaN : v; }
-  /** gap: the features; subscribed: the features with a stream. */
+  /** gap and unsubscribed: the features; subscribed: the features with a stream. */
   list() { return this.l; }
+  /** subscribed: every feature subscribed (with a stream or not). */
+  subscribedFeatures() { return Array.isArray(this.x.features) ? this.x.features : []; }
+  /** presence, join, leave: the frame itself. */
+  frame() { return this.x; }
   /** subscribed: one feature's stream. */
   epochOf(f) { return this.s[f].epoch; }
   seqOf(f) { return this.s[f].seq; }

@@ -5,7 +5,7 @@
 import type { InitInput, InitOutput, SyncInitInput } from './glue.js';
 import type {
     ClientOptions, ClientStats, ConnectionStatus, ErrorCode, OutgoingEvent, RealtimeErrorEvent, StopReason, WebSocketMessage,
-    StoreOptions, StoreDiff, ItemStatus,
+    StoreOptions, StoreDiff, ItemStatus, PresenceMember,
 } from './glue.js';
 export type * from './glue.js';
 
@@ -48,6 +48,17 @@ export type FeatureData<M, F extends keyof M> = { [E in keyof M[F]]: M[F][E][key
 export type EventOf<M, F extends keyof M & string, E extends keyof M[F] & string, A extends keyof M[F][E] & string> =
     Omit<OutgoingEvent<M[F][E][A]>, 'feature' | 'entity' | 'action' | 'data'> & { feature: F; entity: E; action: A; data: M[F][E][A] };
 
+/** A change of a feature's members, given to `onPresence` listeners. */
+export interface PresenceChange<I = unknown> {
+    /** `sync`: the whole set was replaced (a snapshot from the gateway, or emptied because the
+     *  feature was unsubscribed or refused); `join` and `leave`: one member came or went. */
+    type: 'sync' | 'join' | 'leave';
+    /** Who joined or left (not set for `sync`). */
+    member?: PresenceMember<I>;
+    /** Every member after the change. */
+    members: PresenceMember<I>[];
+}
+
 /**
  * One WebSocket to the gateway, carrying every feature's events. `M` declares the app's events
  * (see `EventMap`); without it every name is accepted and `data` is `any`.
@@ -79,6 +90,19 @@ export class RealtimeClient<M extends EventMap = AnyEvents> {
      * Returns a function that removes the listener.
      */
     onResync(callback: (feature: string) => void): () => void;
+    /**
+     * Calls `callback(change)` whenever the members of `feature` change: who is subscribed to
+     * it, on any gateway node, for features whose registry entry keeps presence and users whose
+     * token allows them to see it. The feature stays subscribed while the callback is
+     * registered. After a reconnect the gateway's fresh snapshot replaces the set (`sync`), so
+     * no member who left meanwhile stays listed. Returns a function that removes the callback.
+     */
+    onPresence<I = unknown>(feature: keyof M & string, callback: (change: PresenceChange<I>) => void): () => void;
+    /**
+     * The members of `feature` as the gateway last said (empty until its first snapshot, and
+     * for features without presence). A copy: changing it changes nothing.
+     */
+    presence<I = unknown>(feature: keyof M & string): PresenceMember<I>[];
     /**
      * Calls `callback(status, reason)` on every status change. Returns a function that removes it.
      */

@@ -71,6 +71,13 @@ pub struct ClientOptions {
     #[serde(default)]
     #[tsify(optional, type = "boolean | string")]
     pub share_across_tabs: (),
+    /// Shown to the other members of each feature that keeps presence (a display name, an
+    /// avatar URL): any JSON value, sent with every subscribe. The gateway refuses a feature's
+    /// subscription (`too_big`) when it is larger than the feature's `maxInfoBytes` (default
+    /// 256 bytes of JSON). None by default.
+    #[serde(default)]
+    #[tsify(optional, type = "unknown")]
+    pub presence_info: (),
 }
 
 /// Reconnect delay settings. Retry `n` waits a uniformly random time between `min` and

@@ -259,6 +259,9 @@ export class Hub {
     this.features = new Map();
     /** Forwarded subscribes awaiting their reply, in order: [socket id, Set of features]. */
     this.pending = [];
+    /** Feature to its presence as the gateway last said (connection id to member), for a
+     *  socket that subscribes it after another: the gateway sends a snapshot only once. */
+    this.presence = new Map();
     this.watched = new Map();
     this.stop = new AbortController();
   }
@@ -321,6 +324,7 @@ export class Hub {
     this.welcome = undefined;
     this.features.clear();
     this.pending = [];
+    this.presence.clear();
     const socks = [...this.socks.values()];
     this.socks.clear();
     for (const s of socks) s.post({ k: 'close', code, reason });
@@ -350,8 +354,20 @@ export class Hub {
         return this.post(this.all().filter((id) => this.socks.get(id).tab === this.sharing.tab), text);
       case 'gap':
         return this.post(this.subscribers(Array.isArray(m.features) ? m.features : []), text);
-      case 'subscribed':
-        return this.post(this.answer(Array.isArray(m.features) ? m.features : [], true), text);
+      case 'subscribed': {
+        const features = Array.isArray(m.features) ? m.features : [];
+        const asked = this.answer(features, true);
+        for (const f of features) {
+          const p = this.presence.get(f);
+          if (p) this.post(asked, JSON.stringify({ type: 'presence', feature: f, members: [...p.values()] }));
+        }
+        return this.post(asked, text);
+      }
+      case 'presence':
+      case 'join':
+      case 'leave':
+        this.track(m);
+        return this.post(this.subscribers([m.feature]), text);
       case 'unsubscribed':
         return;
       case 'error':
@@ -365,6 +381,19 @@ export class Hub {
       default:
         return this.post(this.all(), text);
     }
+  }
+
+  /** Keeps a feature's members for the sockets that subscribe it later. */
+  track(m) {
+    if (typeof m.feature !== 'string') return;
+    if (m.type === 'presence') {
+      if (Array.isArray(m.members)) this.presence.set(m.feature, new Map(m.members.map((x) => [x?.connectionId, x])));
+      return;
+    }
+    const p = this.presence.get(m.feature);
+    if (!p || typeof m.member?.connectionId !== 'string') return;
+    if (m.type === 'join') p.set(m.member.connectionId, m.member);
+    else p.delete(m.member.connectionId);
   }
 
   all() {
@@ -440,6 +469,7 @@ export class Hub {
     if (!set || !set.delete(id)) return false;
     if (set.size) return false;
     this.features.delete(feature);
+    this.presence.delete(feature);
     return true;
   }
 

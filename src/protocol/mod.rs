@@ -130,8 +130,9 @@ pub struct Welcome {
 
 /// One connection subscribed to a feature with presence (a member of its presence set).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
 #[serde(rename_all = "camelCase")]
-pub struct Member<D> {
+pub struct PresenceMember<D> {
     /// The connection's id, unique across the gateway's nodes (the `connectionId` of its welcome).
     pub connection_id: String,
     /// The user, from the token's `sub` (`anonymous` when the gateway runs without auth).
@@ -204,21 +205,21 @@ pub enum ServerFrame<D> {
         /// The feature.
         feature: String,
         /// Its members, in no particular order.
-        members: Vec<Member<D>>,
+        members: Vec<PresenceMember<D>>,
     },
     /// A connection subscribed to a feature with presence.
     Join {
         /// The feature.
         feature: String,
         /// Who joined.
-        member: Member<D>,
+        member: PresenceMember<D>,
     },
     /// A member unsubscribed or disconnected (or its gateway node stopped answering).
     Leave {
         /// The feature.
         feature: String,
         /// Who left.
-        member: Member<D>,
+        member: PresenceMember<D>,
     },
 }
 

@@ -36,6 +36,8 @@ extern "C" {
     pub fn on_error(this: &RealtimeClient, callback: Function) -> Function;
     #[wasm_bindgen(method, js_name = onResync)]
     pub fn on_resync(this: &RealtimeClient, callback: Function) -> Function;
+    #[wasm_bindgen(method)]
+    pub fn presence(this: &RealtimeClient, feature: &str) -> Array;
     #[wasm_bindgen(method, catch, js_name = subscribeToFeature)]
     pub fn subscribe_to_feature(this: &RealtimeClient, feature: &str, callback: Function) -> Result<Subscription, JsValue>;
     #[wasm_bindgen(method, catch, js_name = subscribeToEntity)]

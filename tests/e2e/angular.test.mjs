@@ -69,6 +69,8 @@ async function liveUpdates(url, base) {
     await tab.locator('#status[data-status=connected]').waitFor({ timeout: 20_000 });
     await tab.locator('#roles li[data-id="role-1"]').waitFor();
     await tab.locator('#users li[data-id="user-1"]').waitFor();
+    // The page's own connection, from the presence signal.
+    await tab.locator('#online li', { hasText: 'angular' }).waitFor();
     const stamp = Date.now().toString(36);
     await rest(base, 'PATCH', 'rbac/role/role-1', { name: `Admins ${stamp}` });
     await tab.locator('#roles li[data-id="role-1"]', { hasText: `Admins ${stamp}` }).waitFor();

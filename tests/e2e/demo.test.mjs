@@ -167,3 +167,30 @@ test('killing the connection leads to a reconnect, and the events missed meanwhi
     assert.ok(stats.connects > connects, `reconnected (${connects} -> ${stats.connects})`);
   }, [REFUSED_HANDSHAKE]);
 });
+
+test('each tab sees who is online per feature, sees a closed tab leave, and lists no one who left during an outage', async () => {
+  const [ann, bob, carl] = [await open('/?name=Ann', 'ann'), await open('/?name=Bob', 'bob'), await open('/?name=Carl', 'carl')];
+  const online = (page, feature) => page.locator(`#presence dd[data-feature="${feature}"]`);
+  const members = (page) => page.evaluate(() => window.livestate.presence('users').map((m) => m.info.name).sort().join(','));
+  await withPages('presence', [ann, bob], async () => {
+    for (const feature of ['rbac', 'users', 'products', 'orders']) {
+      await online(ann, feature).filter({ hasText: 'Carl' }).waitFor();
+      await online(carl, feature).filter({ hasText: 'Ann' }).waitFor();
+    }
+    assert.equal(await online(ann, 'users').locator('.you').innerText(), 'Ann');
+    await carl.close();
+    await ann.waitForFunction(() => !document.querySelector('#presence dd[data-feature="users"]').textContent.includes('Carl'));
+    assert.equal(await members(ann), 'Ann,Bob');
+
+    // During an outage every connection is dropped (no leave reaches anyone); Bob closes his tab
+    // meanwhile. After the reconnect, Ann's list is the gateway's fresh snapshot: Bob is gone,
+    // and Ann is listed once, under her new connection.
+    await ann.locator('#outage').click();
+    await ann.locator('#status[data-status=reconnecting]').waitFor();
+    await bob.close();
+    await ann.locator('#status[data-status=connected]').waitFor({ timeout: 15_000 });
+    await ann.waitForFunction(() => window.livestate.presence('users').length === 1, null, { timeout: 5_000 });
+    assert.equal(await members(ann), 'Ann');
+    assert.equal(await online(ann, 'orders').innerText(), 'Ann');
+  }, [REFUSED_HANDSHAKE]);
+});

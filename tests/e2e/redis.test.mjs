@@ -43,6 +43,9 @@ test('restarting Redis makes the page resync, converge with the backend and foll
   await page.goto(`${server.base}/`);
   await page.locator('#status[data-status=connected]').waitFor();
   await page.locator('tr[data-id="role-1"]').waitFor();
+  // `connected` comes with the welcome, before the gateway has the subscription: its presence
+  // snapshot (the page's own connection) comes after it has.
+  await page.waitForFunction(() => window.livestate.presence('rbac').length === 1);
 
   await rest('PATCH', 'rbac/role/role-1', { name: 'Through Redis' });
   await nameIs(page, 'role-1', 'Through Redis');

@@ -221,3 +221,24 @@ test("a follower's send goes out through the leader's socket, and a tab with ano
     await context.close();
   }
 });
+
+test('tabs that share a connection are one member of a feature\'s presence, and a tab that subscribes later gets the members too', async () => {
+  const [home, away] = [await browser.newContext(), await browser.newContext()];
+  try {
+    const [first] = await tabs(home, 1, 'features=users&name=home');
+    const [other] = await tabs(away, 1, 'features=users&name=away&key=elsewhere');
+    const online = (page, want) => page.waitForFunction((want) => window.tab.online('users') === want, want, { timeout: 10_000 });
+    await online(first, 'away,home');
+    // A second tab of the same browser subscribes through the leader's connection, which the
+    // gateway sent its snapshot to long ago: the leader's copy is handed to it.
+    const [second] = await tabs(home, 1, 'features=users&name=second');
+    assert.equal(await second.evaluate(() => window.tab.leader()), false);
+    await online(second, 'away,home');
+    await other.close();
+    await online(first, 'home');
+    await online(second, 'home');
+  } finally {
+    await home.close();
+    await away.close();
+  }
+});

@@ -15,6 +15,8 @@ import init, {
   type WebSocketMessage,
   type OutgoingEvent,
   type ClientStats,
+  type PresenceChange,
+  type PresenceMember,
 } from '../../pkg/livestate.js';
 
 interface Role { id: string; name: string }
@@ -55,6 +57,13 @@ export async function main(): Promise<void> {
     if (err instanceof LivestateError) console.log(err.code satisfies ErrorCode, err.message);
   }
   client.onResync((feature: string) => console.log('reload', feature));
+  const stopPresence: () => void = client.onPresence<{ name: string }>('rbac', (change: PresenceChange<{ name: string }>) => {
+    const names: string[] = change.members.map((m) => m.info?.name ?? m.userId);
+    if (change.type === 'join' && change.member) console.log(change.member.connectionId, names);
+  });
+  stopPresence();
+  const online: PresenceMember[] = client.presence('rbac');
+  console.log(online.length);
   const stats: ClientStats = client.stats();
   const status: ConnectionStatus = client.status;
   console.log(stats.invalidFrames, status, client.reconnectAttempts, sub.active);

@@ -11,7 +11,11 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 const money = (n: unknown) => `$${Number(n).toFixed(2)}`;
 
 await init({ module_or_path: '/dist/livestate_bg.wasm' }); // copied beside the bundle by scripts/build-demo.sh
-const client = new RealtimeClient({ url: '/ws', maxReconnectAttempts: Infinity, backoff: { min: 300, max: 3000 } });
+// Each tab is someone: a name kept for the tab's life, shown to the other tabs through presence.
+const NAMES = ['Ada', 'Grace', 'Linus', 'Alan', 'Barbara', 'Ken', 'Margaret', 'Dennis', 'Frances', 'Edsger'];
+const me = new URLSearchParams(location.search).get('name') ?? sessionStorage.getItem('livestate-demo-name') ?? `${NAMES[Math.floor(Math.random() * NAMES.length)]} ${Math.floor(Math.random() * 90 + 10)}`;
+sessionStorage.setItem('livestate-demo-name', me);
+const client = new RealtimeClient({ url: '/ws', maxReconnectAttempts: Infinity, backoff: { min: 300, max: 3000 }, presenceInfo: { name: me } });
 
 function note(text: string, kind = '') {
   const li = document.createElement('li');
@@ -50,6 +54,27 @@ for (const feature of FEATURES) {
   });
 }
 renderCounters();
+
+// Who is online, per feature (the demo gateway keeps presence for its four features).
+$('me').textContent = `you are ${me}`;
+type Info = { name?: string };
+const renderPresence = () => {
+  $('presence').innerHTML = '';
+  for (const feature of FEATURES) {
+    const dd = document.createElement('dd');
+    dd.dataset.feature = feature;
+    for (const [i, m] of client.presence<Info>(feature).entries()) {
+      const span = document.createElement('span');
+      span.textContent = (i ? ', ' : '') + (m.info?.name ?? m.userId);
+      if (m.info?.name === me) span.className = 'you';
+      dd.append(span);
+    }
+    $('presence').insertAdjacentHTML('beforeend', `<dt>${feature}</dt>`);
+    $('presence').append(dd);
+  }
+};
+for (const feature of FEATURES) client.onPresence<Info>(feature, renderPresence);
+renderPresence();
 
 // One store per list. A conflict is shown on its row until the row is edited again.
 const conflicts = new Map<string, string>();

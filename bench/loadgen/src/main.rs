@@ -35,6 +35,9 @@ struct Args {
     /// Publishing connections, each sending its next request when the last one is answered.
     #[arg(long, default_value_t = 4)]
     publishers: usize,
+    /// A token each subscriber sends in an `auth` frame before subscribing (a gateway with auth).
+    #[arg(long)]
+    token: Option<String>,
 }
 
 struct Shared {
@@ -47,7 +50,14 @@ struct Shared {
 
 /// A minimal WebSocket client: the handshake, masked text frames out, frames in without UTF-8
 /// validation or copying, so one loadgen core can keep up with the gateway's.
-async fn subscriber(addr: String, feature: String, shared: Rc<Shared>, ready: tokio::sync::mpsc::Sender<()>) {
+/// The signals a subscriber gives and takes: welcomed, then (once all are) subscribe, then subscribed.
+struct Steps {
+    welcomed: tokio::sync::mpsc::Sender<()>,
+    go: tokio::sync::watch::Receiver<bool>,
+    ready: tokio::sync::mpsc::Sender<()>,
+}
+
+async fn subscriber(addr: String, feature: String, token: Option<String>, shared: Rc<Shared>, mut steps: Steps) {
     // A burst of thousands of connects can overflow the listen backlog: retry like a browser would.
     let mut delay = Duration::from_millis(50);
     let stream = loop {
@@ -72,7 +82,10 @@ async fn subscriber(addr: String, feature: String, shared: Rc<Shared>, ready: to
         head.push(stream.read_u8().await.expect("handshake response"));
     }
     assert!(head.starts_with(b"HTTP/1.1 101"), "upgrade refused: {}", String::from_utf8_lossy(&head));
-    send_text(stream.get_mut(), &format!(r#"{{"type":"subscribe","features":["{feature}"]}}"#)).await;
+    if let Some(token) = token {
+        send_text(stream.get_mut(), &format!(r#"{{"type":"auth","token":"{token}"}}"#)).await;
+    }
+    let mut welcomed = false;
     let mut announced = false;
     let mut payload = Vec::new();
     loop {
@@ -96,9 +109,18 @@ async fn subscriber(addr: String, feature: String, shared: Rc<Shared>, ready: to
             0x1 => {}
             _ => continue,
         }
+        // Every subscriber connects first; they subscribe together, so that the time to
+        // subscribe is measured apart from the time to connect.
+        if !welcomed && find(&payload, b"\"welcome\"").is_some() {
+            welcomed = true;
+            let _ = steps.welcomed.send(()).await;
+            let _ = steps.go.wait_for(|go| *go).await;
+            send_text(stream.get_mut(), &format!(r#"{{"type":"subscribe","features":["{feature}"]}}"#)).await;
+            continue;
+        }
         if !announced && find(&payload, b"\"subscribed\"").is_some() {
             announced = true;
-            let _ = ready.send(()).await;
+            let _ = steps.ready.send(()).await;
             continue;
         }
         // Latency: the publisher put its send time (µs since start) in data.t.
@@ -192,14 +214,30 @@ async fn main() {
     local
         .run_until(async move {
             let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(args.connections.max(1));
+            let (welcomed_tx, mut welcomed_rx) = tokio::sync::mpsc::channel(args.connections.max(1));
+            let (go_tx, go_rx) = tokio::sync::watch::channel(false);
             let addrs: Vec<String> = args.addr.split(',').map(str::to_owned).collect();
             for i in 0..args.connections {
-                tokio::task::spawn_local(subscriber(addrs[i % addrs.len()].clone(), args.feature.clone(), shared.clone(), ready_tx.clone()));
+                tokio::task::spawn_local(subscriber(
+                    addrs[i % addrs.len()].clone(),
+                    args.feature.clone(),
+                    args.token.clone(),
+                    shared.clone(),
+                    Steps { welcomed: welcomed_tx.clone(), go: go_rx.clone(), ready: ready_tx.clone() },
+                ));
                 if i % 100 == 99 {
                     tokio::task::yield_now().await; // let the gateway accept in step
                 }
             }
-            drop(ready_tx);
+            drop((ready_tx, welcomed_tx));
+            for i in 0..args.connections {
+                if !matches!(tokio::time::timeout(Duration::from_secs(60), welcomed_rx.recv()).await, Ok(Some(()))) {
+                    eprintln!("loadgen: only {i} of {} subscribers connected", args.connections);
+                    std::process::exit(1);
+                }
+            }
+            let subscribing = Instant::now();
+            let _ = go_tx.send(true);
             for i in 0..args.connections {
                 match tokio::time::timeout(Duration::from_secs(60), ready_rx.recv()).await {
                     Ok(Some(())) => {}
@@ -209,7 +247,12 @@ async fn main() {
                     }
                 }
             }
-            println!("{{\"ready\":{}}}", args.connections);
+            println!(
+                "{{\"ready\":{},\"ms\":{:.1},\"subscribeMs\":{:.1}}}",
+                args.connections,
+                shared.start.elapsed().as_secs_f64() * 1000.0,
+                subscribing.elapsed().as_secs_f64() * 1000.0
+            );
             if args.seconds <= 0.0 {
                 // Hold the connections until stdin closes (the caller measures memory meanwhile).
                 let mut stdin = tokio::io::stdin();

@@ -185,6 +185,14 @@ impl Broker {
         }
     }
 
+    /// Waits until the presence changes made so far are in the shared presence (a node that
+    /// shuts down takes its members out before it exits).
+    pub(crate) async fn flush(&self) {
+        if let Broker::Redis(r) = self {
+            r.presence.flush().await;
+        }
+    }
+
     /// Hands a targeted event frame to the other nodes (one node: nothing to do).
     pub(crate) fn direct(&self, to: &Direct, frame: &str) {
         if let Broker::Redis(r) = self {

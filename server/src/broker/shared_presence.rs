@@ -98,6 +98,8 @@ enum Op {
     Snapshot { feature: String, done: oneshot::Sender<Option<Vec<String>>> },
     Direct(String),
     Resync,
+    /// Answered once every operation queued before it is done.
+    Flush(oneshot::Sender<()>),
 }
 
 /// The broker's presence side: a queue of operations for its task.
@@ -154,6 +156,15 @@ impl Presence {
         let _ = self.ops.send(Op::Direct(format!("{head}\n{frame}")));
     }
 
+    /// Resolves once every change queued so far has reached Redis (or failed): a node shutting
+    /// down waits for its members' leaves.
+    pub(super) async fn flush(&self) {
+        let (done, answer) = oneshot::channel();
+        if self.ops.send(Op::Flush(done)).is_ok() {
+            let _ = answer.await;
+        }
+    }
+
     /// After Redis was away: list this node's members again, and send fresh snapshots.
     pub(super) fn resync(&self) {
         let _ = self.ops.send(Op::Resync);
@@ -181,11 +192,22 @@ async fn run(weak: Weak<Redis>, mut ops: mpsc::UnboundedReceiver<Op>) {
     };
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut batch = Vec::new();
     loop {
         tokio::select! {
-            op = ops.recv() => {
-                let (Some(op), Some(broker)) = (op, weak.upgrade()) else { return };
-                perform(&broker, op).await;
+            n = ops.recv_many(&mut batch, 256) => {
+                let Some(broker) = weak.upgrade().filter(|_| n > 0) else { return };
+                // Joins and leaves in a row go to Redis in one pipeline (one round trip).
+                let mut run = Vec::new();
+                for op in batch.drain(..) {
+                    if matches!(op, Op::Join { .. } | Op::Leave { .. }) {
+                        run.push(op);
+                        continue;
+                    }
+                    changes(&broker, std::mem::take(&mut run)).await;
+                    perform(&broker, op).await;
+                }
+                changes(&broker, run).await;
             }
             _ = tick.tick() => {
                 let Some(broker) = weak.upgrade() else { return };
@@ -227,25 +249,63 @@ fn expires_at(broker: &Redis) -> u64 {
     now_ms() + broker.presence.ttl.as_millis() as u64
 }
 
-async fn perform(broker: &Redis, op: Op) {
+/// Joins and leaves, in order, in one pipeline. A leave that fails (Redis away) is not retried:
+/// the entry expires after the TTL and a sweep announces it.
+async fn changes(broker: &Redis, ops: Vec<Op>) {
+    if ops.is_empty() {
+        return;
+    }
     let p = &broker.presence;
-    match op {
-        Op::Join { feature, id, member, max, done } => {
-            let mut c = invocation(broker, &p.join, &feature);
-            c.arg(id).arg(&member).arg(expires_at(broker)).arg(max);
-            let joined = match call::<i64>(broker, c).await {
+    let (ttl, now, at) = (p.ttl.as_millis() as u64 * 2, now_ms(), expires_at(broker));
+    let mut pipe = redis::pipe();
+    // Loaded in the same round trip: after a Redis restart the scripts are gone.
+    pipe.cmd("SCRIPT").arg("LOAD").arg(JOIN).ignore().cmd("SCRIPT").arg("LOAD").arg(LEAVE).ignore();
+    for op in &ops {
+        let (script, feature) = match op {
+            Op::Join { feature, .. } => (&p.join, feature),
+            Op::Leave { feature, .. } => (&p.leave, feature),
+            _ => continue,
+        };
+        let cmd = pipe.cmd("EVALSHA").arg(script.get_hash()).arg(2).arg(members_key(feature)).arg(expiry_key(feature));
+        cmd.arg(channel(feature)).arg(feature.as_str()).arg(now).arg(ttl);
+        match op {
+            Op::Join { id, member, max, .. } => cmd.arg(id).arg(member).arg(at).arg(max),
+            Op::Leave { id, .. } => cmd.arg(id),
+            _ => cmd,
+        };
+    }
+    let result = tokio::time::timeout(CALL, async {
+        let mut conn = broker.connection().await?;
+        pipe.query_async::<Vec<i64>>(&mut conn).await
+    })
+    .await;
+    let answers = match result {
+        Ok(Ok(answers)) => Some(answers),
+        other => {
+            if let Ok(Err(e)) = other {
+                tracing::debug!("broker: presence: {e}");
+            }
+            broker.forget_connection().await;
+            None
+        }
+    };
+    let mut answers = answers.into_iter().flatten();
+    for op in ops {
+        let answer = answers.next();
+        if let Op::Join { done, .. } = op {
+            let _ = done.send(match answer {
                 Some(1) => Joined::Shared,
                 Some(_) => Joined::Full,
                 None => Joined::Unknown,
-            };
-            let _ = done.send(joined);
+            });
         }
-        Op::Leave { feature, id } => {
-            let mut c = invocation(broker, &p.leave, &feature);
-            c.arg(id);
-            // Failing (Redis away), the entry expires after the TTL and a sweep announces it.
-            let _ = call::<i64>(broker, c).await;
-        }
+    }
+}
+
+async fn perform(broker: &Redis, op: Op) {
+    let p = &broker.presence;
+    match op {
+        Op::Join { .. } | Op::Leave { .. } => changes(broker, vec![op]).await,
         Op::Snapshot { feature, done } => {
             let _ = done.send(call::<Vec<String>>(broker, invocation(broker, &p.snapshot, &feature)).await);
         }
@@ -261,6 +321,9 @@ async fn perform(broker: &Redis, op: Op) {
                 }
                 broker.forget_connection().await;
             }
+        }
+        Op::Flush(done) => {
+            let _ = done.send(());
         }
         Op::Resync => {
             refresh_all(broker).await;

@@ -7,7 +7,7 @@ mod api;
 mod data;
 
 use clap::Parser;
-use livestate_server::{hub_for, serve_with, shutdown_signal, Config, EventService, Hub};
+use livestate_server::{hub_with, registry_for, serve_with, shutdown_signal, Config, EventService, Hub, PresenceDef};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -50,7 +50,13 @@ async fn main() -> std::io::Result<()> {
         .init();
     let args = Args::parse();
     let config = args.gateway;
-    let hub = hub_for(&config).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let invalid = |e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+    // The page shows who is online per feature: the built-in features keep presence here.
+    let mut registry = registry_for(&config).map_err(invalid)?;
+    if config.features_file.is_none() {
+        registry = registry.with_presence("*", PresenceDef::default());
+    }
+    let hub = hub_with(&config, registry).map_err(invalid)?;
     let demo = Demo {
         db: Arc::new(Mutex::new(data::Db::seeded())),
         events: EventService::new(hub.clone()),

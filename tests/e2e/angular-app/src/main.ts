@@ -4,6 +4,6 @@ import { bootstrapApplication } from '@angular/platform-browser';
 import { provideRealtime } from 'livestate-client/angular';
 import { App } from './app';
 
-bootstrapApplication(App, { providers: [provideRealtime({ url: '/ws' })] }).catch((e) => {
+bootstrapApplication(App, { providers: [provideRealtime({ url: '/ws', presenceInfo: { name: 'angular' } })] }).catch((e) => {
   document.title = 'error: ' + (e instanceof Error ? e.message : String(e));
 });
