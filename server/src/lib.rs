@@ -102,7 +102,8 @@ pub async fn serve_with(
     // More places than slots: sockets that never authenticate must outnumber the gateway's
     // whole capacity before a valid user waits, and each leaves after the auth timeout.
     let unauthenticated = Arc::new(Semaphore::new(config.max_connections + config.max_pending.max(1)));
-    let state = AppState { config: Arc::new(config), hub: hub.clone(), auth, origins, slots: slots.clone(), unauthenticated, shutdown: stop_rx };
+    let state =
+        AppState { config: Arc::new(config), hub: hub.clone(), auth, origins, slots: slots.clone(), unauthenticated, shutdown: stop_rx };
     let app = extend(http::router(state));
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {

@@ -95,15 +95,14 @@ impl Hub {
         (std::iter::once(frame).chain(held).collect(), listed)
     }
 
+    /// Stops sending `feature`'s presence to a connection (its new token hides it); it stays a member.
+    pub(crate) fn unwatch(&self, feature: &str, id: u64) {
+        unwatch(&mut self.tables(), feature, id);
+    }
+
     /// Leaves `feature`'s presence (unsubscribed or gone): no longer a watcher, nor a member.
     pub(crate) fn exit_presence(&self, t: &mut Tables, feature: &str, id: u64) {
-        if let Some(w) = t.watchers.get_mut(feature) {
-            w.remove(&id);
-            if w.is_empty() {
-                t.watchers.remove(feature);
-            }
-        }
-        t.held.remove(&(id, feature.to_owned()));
+        unwatch(t, feature, id);
         let Some(members) = t.members.get_mut(feature) else { return };
         let Some(member) = members.remove(&id) else { return };
         if members.is_empty() {
@@ -123,6 +122,16 @@ impl Hub {
         };
         Some(members.iter().filter_map(|m| serde_json::from_str(m).ok()).collect())
     }
+}
+
+fn unwatch(t: &mut Tables, feature: &str, id: u64) {
+    if let Some(w) = t.watchers.get_mut(feature) {
+        w.remove(&id);
+        if w.is_empty() {
+            t.watchers.remove(feature);
+        }
+    }
+    t.held.remove(&(id, feature.to_owned()));
 }
 
 /// Queues a join or leave frame to `feature`'s watchers, or holds it for those whose snapshot

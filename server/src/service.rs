@@ -3,7 +3,7 @@
 
 use crate::hub::{Hub, Publisher, Reach};
 use crate::registry::Unknown;
-use livestate::protocol::{PresenceMember, OutgoingEvent, Priority};
+use livestate::protocol::{OutgoingEvent, PresenceMember, Priority};
 use serde_json::{json, Value};
 
 /// Publishes events with the gateway's meta filled in. Cheap to clone.

@@ -404,6 +404,10 @@ impl Handler {
             self.state.hub.unsubscribe(&f, self.id);
             replies.push(error(codes::error::FORBIDDEN, "the new token does not allow this feature", Some(f)));
         }
+        // A feature still read but whose presence the new token hides: no more joins and leaves.
+        for f in self.features.iter().filter(|f| !self.identity.can_see_presence(f)) {
+            self.state.hub.unwatch(f, self.id);
+        }
         replies.push(text(&ServerFrame::Authenticated { token_expires_in: self.identity.expires_in_ms() }));
         Ok(replies)
     }

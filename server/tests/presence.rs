@@ -100,3 +100,20 @@ async fn the_http_api_lists_a_features_members_and_names_features_without_presen
     assert_eq!(status, 404);
     assert!(body.contains("presence"), "{body}");
 }
+
+#[tokio::test]
+async fn a_refreshed_token_that_hides_the_presence_stops_the_joins_and_leaves() {
+    let path = presence_registry(json!(true));
+    let gw = Gateway::with_auth(move |c| c.features_file = Some(path)).await;
+    let mut ann = gw.client_with_token(&token("ann", 60, json!({}))).await;
+    subscribe_with(&mut ann, &["chat"], Value::Null).await;
+    send(&mut ann, json!({"type": "auth", "token": token("ann", 60, json!({"presence": []}))})).await;
+    assert_eq!(next_frame(&mut ann).await["type"], "authenticated");
+    let mut bob = gw.client_with_token(&token("bob", 60, json!({}))).await;
+    let frames = subscribe_with(&mut bob, &["chat"], Value::Null).await;
+    assert_eq!(frames[0]["members"].as_array().unwrap().len(), 2, "Ann is still a member");
+    send(&mut bob, json!({"type": "unsubscribe", "features": ["chat"]})).await;
+    assert_eq!(next_frame(&mut bob).await["type"], "unsubscribed");
+    // Bob's join and leave were queued to watchers before his replies: none reached Ann.
+    assert_nothing_pending(&mut ann).await;
+}

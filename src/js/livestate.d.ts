@@ -5,7 +5,7 @@
 import type { InitInput, InitOutput, SyncInitInput } from './glue.js';
 import type {
     ClientOptions, ClientStats, ConnectionStatus, ErrorCode, OutgoingEvent, RealtimeErrorEvent, StopReason, WebSocketMessage,
-    StoreOptions, StoreDiff, ItemStatus, PresenceMember,
+    StoreOptions, StoreDiff, ItemStatus,
 } from './glue.js';
 export type * from './glue.js';
 
@@ -47,6 +47,16 @@ export type FeatureData<M, F extends keyof M> = { [E in keyof M[F]]: M[F][E][key
 /** An event to `send`, its names and `data` checked against the map. */
 export type EventOf<M, F extends keyof M & string, E extends keyof M[F] & string, A extends keyof M[F][E] & string> =
     Omit<OutgoingEvent<M[F][E][A]>, 'feature' | 'entity' | 'action' | 'data'> & { feature: F; entity: E; action: A; data: M[F][E][A] };
+
+/** One connection subscribed to a feature that keeps presence. */
+export interface PresenceMember<I = unknown> {
+    /** The connection's id, unique across the gateway's nodes. */
+    connectionId: string;
+    /** The user, from the token's `sub` (`anonymous` when the gateway runs without auth). */
+    userId: string;
+    /** The `presenceInfo` that connection's client sent, if any. */
+    info?: I;
+}
 
 /** A change of a feature's members, given to `onPresence` listeners. */
 export interface PresenceChange<I = unknown> {

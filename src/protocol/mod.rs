@@ -129,8 +129,8 @@ pub struct Welcome {
 }
 
 /// One connection subscribed to a feature with presence (a member of its presence set).
+/// (Declared by hand for JS in src/js/livestate.d.ts, with `info` typed by the app.)
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct PresenceMember<D> {
     /// The connection's id, unique across the gateway's nodes (the `connectionId` of its welcome).

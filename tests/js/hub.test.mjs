@@ -138,3 +138,25 @@ test('the real socket closes with the last virtual socket, and its close reaches
   ws().onclose({ code: 1006, reason: '' });
   assert.deepEqual(seen, ['open', 'frame', 'close']);
 });
+
+test('presence frames go to the sockets of their feature, and a socket that subscribes later gets the members kept so far', async () => {
+  await connect('a', 'b');
+  const member = (id) => ({ connectionId: id, userId: 'u' });
+  hub.from('a', JSON.stringify({ type: 'subscribe', features: ['chat'] }));
+  ws().serve({ type: 'presence', feature: 'chat', members: [member('1')] });
+  ws().serve({ type: 'subscribed', features: ['chat'] });
+  ws().serve({ type: 'join', feature: 'chat', member: member('2') });
+  ws().serve({ type: 'leave', feature: 'chat', member: member('1') });
+  assert.deepEqual(frames.get('a'), ['welcome ', 'presence chat', 'presence chat', 'subscribed chat', 'join chat', 'leave chat']);
+  assert.deepEqual(frames.get('b'), ['welcome '], 'b subscribed to nothing');
+  // The gateway sends no second snapshot to the shared connection: the Hub's copy answers b.
+  hub.from('b', JSON.stringify({ type: 'subscribe', features: ['chat'] }));
+  const seen = [];
+  hub.socks.get('b').post = (m) => m.k === 'frame' && seen.push(JSON.parse(m.d));
+  ws().serve({ type: 'subscribed', features: ['chat'] });
+  assert.deepEqual(seen, [{ type: 'presence', feature: 'chat', members: [member('2')] }, { type: 'subscribed', features: ['chat'] }]);
+  // Once nobody holds the feature, its members are forgotten.
+  hub.from('a', JSON.stringify({ type: 'unsubscribe', features: ['chat'] }));
+  hub.from('b', JSON.stringify({ type: 'unsubscribe', features: ['chat'] }));
+  assert.equal(hub.presence.has('chat'), false);
+});

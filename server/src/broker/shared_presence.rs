@@ -93,9 +93,21 @@ fn expiry_key(feature: &str) -> String {
 }
 
 enum Op {
-    Join { feature: String, id: u64, member: String, max: usize, done: oneshot::Sender<Joined> },
-    Leave { feature: String, id: u64 },
-    Snapshot { feature: String, done: oneshot::Sender<Option<Vec<String>>> },
+    Join {
+        feature: String,
+        id: u64,
+        member: String,
+        max: usize,
+        done: oneshot::Sender<Joined>,
+    },
+    Leave {
+        feature: String,
+        id: u64,
+    },
+    Snapshot {
+        feature: String,
+        done: oneshot::Sender<Option<Vec<String>>>,
+    },
     Direct(String),
     Resync,
     /// Answered once every operation queued before it is done.
