@@ -176,9 +176,9 @@ if (tabs) {
 if (presence) {
   md('## 6. Presence');
   md();
-  md('N clients, connected and authenticated, subscribe at once to one feature: where the registry keeps its presence (they join it) and where it does not (the same subscribe without presence). Their tokens do not let them see the presence, so this is the cost of joining; memory is the gateway\'s RSS growth (and Redis\'s `used_memory`) with presence minus without, per member, at 10 000 members (at 1 000 it is below what RSS resolves).');
+  md('N clients, connected and authenticated, subscribe at once to one feature: where the registry keeps its presence (they join it) and where it does not (the same subscribe without presence). Their tokens do not let them see the presence, so this is the cost of joining; memory is the gateway\'s RSS (and Redis\'s `used_memory`) with the clients in, with presence minus without, in one process, per member, at 10 000 members (at 1 000 it is below what RSS resolves).');
   md();
-  md('| members | streams and presence | subscribe without presence | subscribe and join | joins/s | gateway memory per member | Redis memory per member |');
+  md('| members | streams and presence | subscribe without presence | subscribe and join | subscribes with a join /s | gateway memory per member | Redis memory per member |');
   md('|---:|---|---:|---:|---:|---:|---:|');
   for (const r of presence.rows) {
     const mem = (v) => (r.members >= 10000 ? `${fmt(v, 0)} B` : '–');

@@ -94,13 +94,14 @@ export function clientOptions(o) {
     bad('shareAcrossTabs must be true, false or a connection key (a string of 1 to 200 characters)');
   const share = sh === true ? 'default' : typeof sh === 'string' ? sh : undefined;
   if (!isWhole(maxSize, 1)) bad('maxMessageSize must be a whole number of bytes >= 1');
-  let info;
+  const info = o.presenceInfo;
+  let json;
   try {
-    info = o.presenceInfo === undefined ? undefined : JSON.stringify(o.presenceInfo);
+    json = JSON.stringify(info);
   } catch {}
-  if (o.presenceInfo !== undefined && typeof info !== 'string') bad('presenceInfo must be a JSON value (a string, number, object, ...)');
+  if (info !== undefined && typeof json !== 'string') bad('presenceInfo must be a JSON value');
   return {
-    info: info === undefined ? undefined : o.presenceInfo,
+    info,
     url: resolveUrl(o.url),
     token,
     min,

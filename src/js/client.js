@@ -383,58 +383,62 @@ export class RealtimeClient {
         this._act(wasm.x.ls_subscribed(this._c, features.length));
         // A presence from an earlier socket that this one did not renew is stale: the gateway
         // sends a snapshot before `subscribed` to whoever may see one.
-        for (const f of env.subscribedFeatures()) {
-          const p = this._presence.get(f);
-          if (p && p.gen !== gen && p.members.size) this._members(f, 'sync', undefined, new Map(), gen);
-        }
+        for (const f of env.x.features) if (this._presence.get(f)?.gen !== gen) this._forget(f, gen);
         break;
       }
       case 5:
-        for (const f of env.list()) this._members(f, 'sync', undefined, new Map(), gen);
+        for (const f of env.list()) this._forget(f, gen);
         break;
       case 6: {
         const r = env.report();
         this._log && this._log('gateway error: ' + r.code + ': ' + r.message);
-        if (r.feature !== undefined && REFUSALS.includes(r.code)) this._members(r.feature, 'sync', undefined, new Map(), gen);
+        if (REFUSALS.includes(r.code)) this._forget(r.feature, gen);
         this._error(r);
         break;
       }
       case 7: {
-        const m = env.frame();
+        const m = env.x;
         this._members(m.feature, 'sync', undefined, new Map(m.members.map((x) => [x.connectionId, x])), gen);
         break;
       }
       case 8:
       case 9: {
-        // Repeats are ignored: a join of a member listed already, a leave of one that is not.
-        const m = env.frame();
-        const p = this._presence.get(m.feature);
-        const members = p ? p.members : new Map();
+        // Repeats are ignored: a join of a listed member, a leave of an unlisted one.
+        const m = env.x;
+        const p = this._p(m.feature);
         const id = m.member.connectionId;
-        if (env.kind() === 8 ? members.has(id) : !members.has(id)) break;
-        if (env.kind() === 8) members.set(id, m.member);
-        else members.delete(id);
-        this._members(m.feature, env.kind() === 8 ? 'join' : 'leave', m.member, members, p ? p.gen : gen);
+        const join = env.kind() === 8;
+        if (join === p.m.has(id)) break;
+        join ? p.m.set(id, m.member) : p.m.delete(id);
+        this._members(m.feature, join ? 'join' : 'leave', m.member, p.m, p.gen);
       }
     }
   }
 
+  /** A feature's presence, made if missing: members by connection id, the socket whose
+   *  snapshot they are, listeners. */
+  _p(feature) {
+    let p = this._presence.get(feature);
+    if (!p) this._presence.set(feature, (p = { m: new Map(), gen: -1, on: [] }));
+    return p;
+  }
+
   /** Sets a feature's members and tells its presence listeners. */
   _members(feature, type, member, members, gen) {
-    let p = this._presence.get(feature);
-    if (!p) {
-      if (!members.size) return;
-      this._presence.set(feature, (p = { members, gen, listeners: [] }));
-    }
-    p.members = members;
+    const p = this._p(feature);
+    p.m = members;
     p.gen = gen;
-    const change = { type, members: [...members.values()] };
-    if (member) change.member = member;
-    for (const f of p.listeners.slice()) {
+    const change = { type, member, members: [...members.values()] };
+    for (const f of p.on.slice()) {
       try {
         f(change);
       } catch {}
     }
+  }
+
+  /** Empties a feature's presence (unsubscribed, refused, or not renewed by a new socket). */
+  _forget(feature, gen) {
+    if (this._presence.get(feature)?.m.size) this._members(feature, 'sync', undefined, new Map(), gen);
   }
 
   _invalid() {
@@ -562,22 +566,19 @@ export class RealtimeClient {
   /** The members of a feature that keeps presence, as the gateway last said; see the declaration. */
   presence(feature) {
     checkName('feature', feature);
-    const p = this._presence.get(feature);
-    return p ? [...p.members.values()] : [];
+    return [...(this._presence.get(feature)?.m.values() ?? [])];
   }
 
   /** Calls `callback` with each change of a feature's members; the feature stays subscribed
    *  while the callback is registered. Returns the function that removes it. */
   onPresence(feature, callback) {
-    checkName('feature', feature);
     if (typeof callback !== 'function') throw livestateError(2, 'the callback must be a function');
-    let p = this._presence.get(feature);
-    if (!p) this._presence.set(feature, (p = { members: new Map(), gen: -1, listeners: [] }));
-    p.listeners.push(callback);
     const sub = this._subscribe(feature, 0, undefined, undefined, () => {});
+    const on = this._p(feature).on;
+    on.push(callback);
     return () => {
-      const i = p.listeners.indexOf(callback);
-      if (i >= 0) p.listeners.splice(i, 1);
+      const i = on.indexOf(callback);
+      if (i >= 0) on.splice(i, 1);
       sub.unsubscribe();
     };
   }

@@ -105,8 +105,8 @@ export class Envelope {
       case 4: {
         const s = m.streams === undefined ? {} : m.streams;
         const ok = (v) => isObject(v) && typeof v.epoch === 'string' && whole(v.seq, 2 ** 53) && [undefined, true, false].includes(v.recovered);
-        if (!isObject(s) || !Object.values(s).every(ok))
-          return this.bad('subscribed: `streams` must map features to {epoch, seq, recovered?}', text);
+        if (!Array.isArray(m.features) || !isObject(s) || !Object.values(s).every(ok))
+          return this.bad('subscribed: needs `features`, and `streams` mapping features to {epoch, seq, recovered?}', text);
         this.l = Object.keys(s);
         this.s = s;
         break;
@@ -118,20 +118,17 @@ export class Envelope {
         if (m.feature !== undefined) this.r.feature = m.feature;
         break;
       case 5:
-        if (!Array.isArray(m.features)) return this.bad('unsubscribed: `features` must be an array', text);
-        this.l = m.features.filter((f) => typeof f === 'string');
+        this.l = Array.isArray(m.features) ? m.features : [];
         break;
       case 7:
-        if (!validName(m.feature) || !Array.isArray(m.members) || !m.members.every(isMember))
-          return this.bad('presence: needs a `feature` and `members`, each with a string `connectionId` and `userId`', text);
-        break;
       case 8:
       case 9:
-        if (!validName(m.feature) || !isMember(m.member))
-          return this.bad(m.type + ': needs a `feature` and a `member` with a string `connectionId` and `userId`', text);
+        if (!validName(m.feature) || !(k > 7 ? isMember(m.member) : Array.isArray(m.members) && m.members.every(isMember)))
+          return this.bad(m.type + ': needs a `feature` and members with string `connectionId` and `userId`', text);
     }
     return -2;
   }
+  /** The control frame itself is `x` (subscribed: `x.features`; presence, join, leave). */
   kind() { return KINDS.indexOf(this.x.type); }
   /** welcome: the heartbeat interval. */
   heartbeat() { return this.x.heartbeat; }
@@ -139,10 +136,7 @@ export class Envelope {
   tokenMs() { const v = this.x.tokenExpiresIn; return v === undefined ? NaN : v; }
   /** gap and unsubscribed: the features; subscribed: the features with a stream. */
   list() { return this.l; }
-  /** subscribed: every feature subscribed (with a stream or not). */
-  subscribedFeatures() { return Array.isArray(this.x.features) ? this.x.features : []; }
-  /** presence, join, leave: the frame itself. */
-  frame() { return this.x; }
+
   /** subscribed: one feature's stream. */
   epochOf(f) { return this.s[f].epoch; }
   seqOf(f) { return this.s[f].seq; }

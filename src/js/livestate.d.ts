@@ -63,7 +63,7 @@ export interface PresenceChange<I = unknown> {
     /** `sync`: the whole set was replaced (a snapshot from the gateway, or emptied because the
      *  feature was unsubscribed or refused); `join` and `leave`: one member came or went. */
     type: 'sync' | 'join' | 'leave';
-    /** Who joined or left (not set for `sync`). */
+    /** Who joined or left (undefined for `sync`). */
     member?: PresenceMember<I>;
     /** Every member after the change. */
     members: PresenceMember<I>[];
