@@ -1,15 +1,20 @@
 // `make screenshots`: the demo page and the Angular example mid-use (one edit failing and
-// rolled back, one pending, background activity on), saved as docs/screenshots/*.png for the
-// README. Needs the builds `make demo` makes; run by scripts/screenshots.sh.
+// rolled back, one pending, background activity on, two tabs online), saved as
+// docs/screenshots/*.png for the README. Needs the builds `make demo` makes; run by
+// scripts/screenshots.sh.
 import { edit, launchBrowser, startDemo } from '../tests/e2e/harness.mjs';
 
 const wait = (ms) => new Promise((r) => setTimeout(r, ms));
 const server = await startDemo({ port: 23337, bin: 'target/release/livestate-demo', activityRate: 3 });
 const browser = await launchBrowser();
 try {
-  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-  await page.goto(`${server.base}/`);
+  const page = await browser.newPage({ viewport: { width: 1440, height: 1100 } });
+  await page.goto(`${server.base}/?name=Ada`);
   await page.locator('#status[data-status=connected]').waitFor();
+  // A second tab, someone else: the "Online" panel lists both.
+  const other = await browser.newPage();
+  await other.goto(`${server.base}/?name=Linus`);
+  await page.waitForFunction(() => document.querySelector('#presence dd[data-feature="users"]')?.textContent.includes('Linus'));
   await wait(3000); // some activity in the log
   await page.locator('#fail-next').check();
   await edit(page, 'role-2', 'name', 'Support (rolled back)');
