@@ -70,6 +70,10 @@ test('the demo page and the Angular app load with their lists and no console err
     for (const id of ['role-1', 'user-1', 'prod-1', 'order-1']) await demo.locator(`tr[data-id="${id}"]`).waitFor();
     assert.equal(await angular.locator('app-role-list tr[data-id]').count(), (await rest('GET', 'rbac/role')).length);
     assert.equal(await angular.locator('app-user-list tr[data-id]').count(), (await rest('GET', 'users/user')).length);
+    // Each sees the other online: the Angular example through injectPresence.
+    await angular.locator('#online', { hasText: 'Angular example' }).waitFor();
+    await demo.locator('#presence dd[data-feature="users"]', { hasText: 'Angular example' }).waitFor();
+    assert.match(await angular.locator('#online').innerText(), /online: .+, .+/);
   });
 });
 

@@ -8,6 +8,6 @@ export const appConfig: ApplicationConfig = {
   providers: [
     provideBrowserGlobalErrorListeners(),
     provideHttpClient(withFetch()),
-    provideRealtime({ url: '/ws', maxReconnectAttempts: Infinity, backoff: { min: 300, max: 3000 } }),
+    provideRealtime({ url: '/ws', maxReconnectAttempts: Infinity, backoff: { min: 300, max: 3000 }, presenceInfo: { name: 'Angular example' } }),
   ],
 };

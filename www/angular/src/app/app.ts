@@ -1,9 +1,9 @@
-// The example's shell: connection status, the demo switches, the role and user lists, and a
-// feed of every feature's events through the RxJS bridge.
-import { ChangeDetectionStrategy, Component, inject } from '@angular/core';
+// The example's shell: connection status, who is online, the demo switches, the role and user
+// lists, and a feed of every feature's events through the RxJS bridge.
+import { ChangeDetectionStrategy, Component, computed, inject } from '@angular/core';
 import { toSignal } from '@angular/core/rxjs-interop';
 import { map, merge, scan } from 'rxjs';
-import { injectRealtime } from 'livestate-client/angular';
+import { injectPresence, injectRealtime } from 'livestate-client/angular';
 import type { AppEvents } from './state/events';
 import { DemoApi } from './state/demo-api.service';
 import { RoleListComponent } from './role-list.component';
@@ -21,6 +21,7 @@ import { UserListComponent } from './user-list.component';
       @if ((realtime.status() === 'connecting' || realtime.status() === 'reconnecting') && realtime.reconnectAttempts() > 0) {
         <span class="muted">attempt {{ realtime.reconnectAttempts() }}</span>
       }
+      <span id="online" class="muted">online: {{ online() }}</span>
       <span class="spacer"></span>
       <label><input id="fail-next" type="checkbox" [checked]="api.failNext()" (change)="api.failNext.set($any($event.target).checked)" /> fail the next request</label>
       <label><input id="slow" type="checkbox" [checked]="api.slow()" (change)="api.slow.set($any($event.target).checked)" /> slow API</label>
@@ -42,6 +43,9 @@ import { UserListComponent } from './user-list.component';
 export class App {
   protected readonly realtime = injectRealtime<AppEvents>();
   protected readonly api = inject(DemoApi);
+  /** Who has the demo open (its pages send their name as presence info). */
+  private readonly members = injectPresence<{ name?: string }>('users');
+  protected readonly online = computed(() => this.members().map((m) => m.info?.name ?? m.userId).sort().join(', '));
   protected readonly feed = toSignal(
     merge(...(['rbac', 'users', 'products', 'orders'] as const).map((feature) => this.realtime.on$(feature))).pipe(
       map(({ message }) => `${message.meta.timestamp.slice(11, 19)} ${message.feature}.${message.entity}.${message.action}`),
