@@ -62,7 +62,7 @@ pub struct Hub {
 
 #[derive(Debug, Default)]
 pub(crate) struct Tables {
-    pub(crate) features: HashMap<String, HashMap<u64, Peer>>,
+    features: HashMap<String, HashMap<u64, Peer>>,
     /// Live frames held for a connection while the broker starts its subscription (reads its
     /// position and replay), by (connection, feature); sent after the replay.
     pending: HashMap<(u64, String), Vec<Utf8Bytes>>,
@@ -439,8 +439,7 @@ impl Hub {
             self.inner.broker.direct(&Direct { node: self.inner.node, connection: Some(id), user: None }, &text);
             return Ok(Reach::Forwarded(0));
         }
-        let t = self.tables();
-        Ok(Reach::Delivered(t.conns.get(&id).map_or(0, |(_, peer)| usize::from(self.inner.offer(peer, "", text, priority)))))
+        Ok(Reach::Delivered(self.inner.to_connection(id, text, priority)))
     }
 
     /// Sends an event to every connection of one user, on every node.
@@ -499,6 +498,13 @@ impl HubInner {
         }
     }
 
+    /// Queues a targeted frame to connection `id` of this node; 1 if it got it.
+    fn to_connection(&self, id: u64, text: Utf8Bytes, priority: Priority) -> usize {
+        let t = self.tables();
+        t.conns.get(&id).map_or(0, |(_, peer)| usize::from(self.offer(peer, "", text, priority)))
+    }
+
+    /// Queues a targeted frame to every connection of `user` on this node; how many got it.
     fn to_user(&self, user: &str, text: &Utf8Bytes, priority: Priority) -> usize {
         let t = self.tables();
         let Some(ids) = t.users.get(user) else { return 0 };
@@ -551,10 +557,7 @@ impl Relay for HubInner {
         if let Some(user) = &to.user {
             self.to_user(user, &frame, priority);
         } else if let Some(id) = to.connection.filter(|id| id >> 32 == self.node) {
-            let t = self.tables();
-            if let Some((_, peer)) = t.conns.get(&id) {
-                self.offer(peer, "", frame, priority);
-            }
+            self.to_connection(id, frame, priority);
         }
     }
 

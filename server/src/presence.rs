@@ -139,7 +139,9 @@ fn unwatch(t: &mut Tables, feature: &str, id: u64) {
 pub(crate) fn deliver(hub: &HubInner, t: &mut Tables, feature: &str, frame: Utf8Bytes) {
     let Tables { watchers, held, .. } = t;
     for (id, peer) in watchers.get(feature).into_iter().flatten() {
-        match held.get_mut(&(*id, feature.to_owned())) {
+        // Usually no snapshot is being read: no key to build per watcher then.
+        let holding = if held.is_empty() { None } else { held.get_mut(&(*id, feature.to_owned())) };
+        match holding {
             Some(frames) => frames.push(frame.clone()),
             None => {
                 hub.offer(peer, "", frame.clone(), Priority::Normal);

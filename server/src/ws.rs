@@ -344,11 +344,11 @@ impl Handler {
         let info_bytes = info.as_ref().map_or(0, |i| i.to_string().len());
         // A feature named twice is subscribed (and replayed) once.
         for f in features.into_iter().filter(|f| seen.insert(f.clone())) {
-            let registry = self.state.hub.registry();
-            let presence = registry.feature(&f).ok().and_then(|def| def.presence);
+            let known = self.state.hub.registry().feature(&f).map(|def| def.presence);
+            let presence = known.as_ref().ok().copied().flatten();
             let refusal = if let Err(e) = validate_name("feature", &f) {
                 Some((codes::error::BAD_NAME, e.to_string()))
-            } else if let Err(e) = registry.feature(&f).map(|_| ()).and_then(|()| self.state.hub.admits(&f)) {
+            } else if let Err(e) = known.and_then(|_| self.state.hub.admits(&f)) {
                 Some((codes::error::UNKNOWN_NAME, e.message))
             } else if !self.identity.can_read(&f) {
                 Some((codes::error::FORBIDDEN, format!("this connection may not read {f:?}")))

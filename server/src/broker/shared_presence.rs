@@ -10,6 +10,7 @@
 
 use super::redis::{channel, now_ms, Redis};
 use super::{Direct, Joined, Relay};
+use redis::aio::MultiplexedConnection;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -237,24 +238,29 @@ fn invocation<'a>(broker: &Redis, script: &'a redis::Script, feature: &str) -> r
     call
 }
 
-async fn call<T: redis::FromRedisValue>(broker: &Redis, call: redis::ScriptInvocation<'_>) -> Option<T> {
+/// Runs `f` on the broker's connection within [`CALL`]; a failure drops the connection (the
+/// next call makes a fresh one) and gives `None`.
+async fn query<T>(broker: &Redis, f: impl AsyncFnOnce(&mut MultiplexedConnection) -> redis::RedisResult<T>) -> Option<T> {
     let result = tokio::time::timeout(CALL, async {
         let mut conn = broker.connection().await?;
-        call.invoke_async::<T>(&mut conn).await
+        f(&mut conn).await
     })
     .await;
     match result {
         Ok(Ok(v)) => Some(v),
-        Ok(Err(e)) => {
-            tracing::debug!("broker: presence: {e}");
-            broker.forget_connection().await;
-            None
-        }
-        Err(_) => {
+        failed => {
+            if let Ok(Err(e)) = failed {
+                tracing::debug!("broker: presence: {e}");
+            }
             broker.forget_connection().await;
             None
         }
     }
+}
+
+/// One presence script (which loads itself if Redis lost it).
+async fn call<T: redis::FromRedisValue>(broker: &Redis, call: redis::ScriptInvocation<'_>) -> Option<T> {
+    query(broker, async |conn| call.invoke_async::<T>(conn).await).await
 }
 
 fn expires_at(broker: &Redis) -> u64 {
@@ -286,21 +292,7 @@ async fn changes(broker: &Redis, ops: Vec<Op>) {
             _ => cmd,
         };
     }
-    let result = tokio::time::timeout(CALL, async {
-        let mut conn = broker.connection().await?;
-        pipe.query_async::<Vec<i64>>(&mut conn).await
-    })
-    .await;
-    let answers = match result {
-        Ok(Ok(answers)) => Some(answers),
-        other => {
-            if let Ok(Err(e)) = other {
-                tracing::debug!("broker: presence: {e}");
-            }
-            broker.forget_connection().await;
-            None
-        }
-    };
+    let answers = query(broker, async |conn| pipe.query_async::<Vec<i64>>(conn).await).await;
     let mut answers = answers.into_iter().flatten();
     for op in ops {
         let answer = answers.next();
@@ -322,16 +314,11 @@ async fn perform(broker: &Redis, op: Op) {
             let _ = done.send(call::<Vec<String>>(broker, invocation(broker, &p.snapshot, &feature)).await);
         }
         Op::Direct(payload) => {
-            let sent = tokio::time::timeout(CALL, async {
-                let mut conn = broker.connection().await?;
-                redis::cmd("PUBLISH").arg(DIRECT).arg(&payload).query_async::<i64>(&mut conn).await
-            })
-            .await;
-            if !matches!(sent, Ok(Ok(_))) {
+            let sent = query(broker, async |conn| redis::cmd("PUBLISH").arg(DIRECT).arg(&payload).query_async::<i64>(conn).await);
+            if sent.await.is_none() {
                 if let Some(relay) = broker.relay() {
                     relay.metrics().drop(crate::metrics::Drop::Broker);
                 }
-                broker.forget_connection().await;
             }
         }
         Op::Flush(done) => {
