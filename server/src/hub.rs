@@ -6,37 +6,15 @@
 
 use crate::broker::{frame_priority, frame_seq, Broker, Direct, History, Published, Relay};
 use crate::metrics::{Drop, Metrics};
+use crate::outbox::{Offer, Peer};
 use crate::registry::{Registry, Unknown};
 use axum::extract::ws::Utf8Bytes;
 use livestate::protocol::{validate_name, Meta, OutgoingEvent, Position, Priority, ServerFrame, StreamState, WebSocketMessage};
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::{mpsc, Notify};
-
-/// A connection as the hub sees it: its queue, and how to tell it that it fell behind.
-#[derive(Clone, Debug)]
-pub(crate) struct Peer {
-    pub(crate) tx: mpsc::Sender<Utf8Bytes>,
-    /// Queue capacity, to tell "filling up" from "full".
-    pub(crate) capacity: usize,
-    /// Woken when the queue overflowed: the handler closes the connection.
-    pub(crate) slow: Arc<Notify>,
-    /// Features whose `low` events were dropped for this connection, reported as a gap.
-    pub(crate) gaps: Arc<Mutex<BTreeSet<String>>>,
-    /// Woken when `gaps` gained a feature.
-    pub(crate) gap: Arc<Notify>,
-}
-
-impl Peer {
-    pub(crate) fn new(capacity: usize) -> (Self, mpsc::Receiver<Utf8Bytes>) {
-        let (tx, rx) = mpsc::channel(capacity);
-        let peer = Peer { tx, capacity, slow: Arc::default(), gaps: Arc::default(), gap: Arc::default() };
-        (peer, rx)
-    }
-}
 
 /// Who published an event; becomes the event's `meta.userId` and `meta.sessionId`.
 #[derive(Clone, Debug)]
@@ -477,24 +455,15 @@ impl HubInner {
     /// quarters full (the client is told it has a gap); anything refused by a full queue
     /// marks the connection slow, and its handler closes it.
     pub(crate) fn offer(&self, peer: &Peer, feature: &str, text: Utf8Bytes, priority: Priority) -> bool {
-        let filling = peer.tx.capacity() < peer.capacity / 4;
-        if priority == Priority::Low && filling && !feature.is_empty() {
-            self.gap_of(peer, feature);
-            return false;
-        }
-        match peer.tx.try_send(text) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) if priority == Priority::Low && !feature.is_empty() => {
-                self.gap_of(peer, feature);
+        match peer.offer(feature, text, priority == Priority::Low) {
+            Offer::Queued => true,
+            Offer::Gap => {
+                self.metrics.drop(Drop::LowPriority);
                 false
             }
             // Counted once, when the handler closes the connection (slow_consumer counts
             // connections, not the frames they missed).
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                peer.slow.notify_one();
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Offer::Full | Offer::Closed => false,
         }
     }
 
@@ -509,14 +478,6 @@ impl HubInner {
         let t = self.tables();
         let Some(ids) = t.users.get(user) else { return 0 };
         ids.iter().filter_map(|id| t.conns.get(id)).filter(|(_, peer)| self.offer(peer, "", text.clone(), priority)).count()
-    }
-
-    fn gap_of(&self, peer: &Peer, feature: &str) {
-        self.metrics.drop(Drop::LowPriority);
-        let mut gaps = peer.gaps.lock().unwrap_or_else(|e| e.into_inner());
-        if gaps.insert(feature.to_owned()) {
-            peer.gap.notify_one();
-        }
     }
 }
 
@@ -541,7 +502,8 @@ impl Relay for HubInner {
     fn gap(&self, feature: &str) {
         let t = self.tables();
         for peer in t.features.get(feature).into_iter().flat_map(|p| p.values()) {
-            self.gap_of(peer, feature);
+            self.metrics.drop(Drop::LowPriority);
+            peer.gap(feature);
         }
     }
 

@@ -24,6 +24,7 @@ mod http;
 mod hub;
 mod metrics;
 mod origin;
+mod outbox;
 mod presence;
 mod registry;
 mod service;

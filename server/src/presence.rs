@@ -6,7 +6,8 @@
 //! exact (a join is an insert by connection id, a leave a removal).
 
 use crate::broker::{Joined, Snapshot};
-use crate::hub::{Hub, HubInner, Peer, Tables};
+use crate::hub::{Hub, HubInner, Tables};
+use crate::outbox::Peer;
 use axum::extract::ws::Utf8Bytes;
 use livestate::protocol::{PresenceMember, Priority};
 use serde_json::Value;

@@ -3,16 +3,17 @@
 //! through the same cleanup (unsubscribe, forget the connection, release its slot).
 
 use crate::auth::{AuthError, Identity};
-use crate::hub::{encode, Peer, Publisher};
+use crate::hub::{encode, Publisher};
 use crate::metrics::Drop;
+use crate::outbox::Peer;
 use crate::AppState;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use axum::extract::ws::{CloseFrame, Message};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use livestate::protocol::{codes, validate_name, ClientFrame, ErrorFrame, Position, ServerFrame, Welcome};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::Ordering::Relaxed;
-use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{interval_at, sleep_until, Duration, Instant, MissedTickBehavior};
 
 /// Frames written per flush when the queue has a backlog: one syscall for many events.
@@ -114,7 +115,7 @@ impl Handler {
         metrics.connections.fetch_add(1, Relaxed);
         metrics.connections_total.fetch_add(1, Relaxed);
         let id = state.hub.next_connection_id();
-        let (peer, mut rx) = Peer::new(state.config.outbound_queue as usize);
+        let peer = Peer::new(state.config.outbound_queue as usize);
         let mut shutdown = state.shutdown.clone();
         let mut resets = state.hub.resets();
 
@@ -151,7 +152,8 @@ impl Handler {
                     close(codes::TOO_MANY_CONNECTIONS, "too many connections for this user")
                 } else {
                     tracing::debug!(conn = id, user = %this.identity.user_id, "connected");
-                    let exit = this.serve(&mut socket, &mut rx, &mut shutdown, &mut resets).await;
+                    let exit = this.serve(&mut socket, &mut shutdown, &mut resets).await;
+                    this.peer.close();
                     state.hub.leave(id, this.features.drain());
                     exit
                 };
@@ -174,7 +176,6 @@ impl Handler {
     async fn serve(
         &mut self,
         socket: &mut impl Socket,
-        rx: &mut mpsc::Receiver<Utf8Bytes>,
         shutdown: &mut tokio::sync::watch::Receiver<bool>,
         resets: &mut tokio::sync::watch::Receiver<u64>,
     ) -> Exit {
@@ -191,16 +192,15 @@ impl Handler {
         let mut heartbeat = interval_at(Instant::now() + period, period);
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut last_heard = Instant::now();
-        let (slow, gap) = (self.peer.slow.clone(), self.peer.gap.clone());
+        let outbox = self.peer.clone();
+        let woken = outbox.woken();
         // The rarely-firing futures live across iterations: re-creating them on every wakeup
         // (one per delivered frame) was a measurable share of the fan-out's CPU.
-        let slow_notified = slow.notified();
-        let gap_notified = gap.notified();
         let shutdown_changed = shutdown.changed();
         let resets_changed = resets.changed();
         let mut expiry = self.expires;
         let expiry_sleep = sleep_until(expiry.unwrap_or_else(far_future));
-        tokio::pin!(slow_notified, gap_notified, shutdown_changed, resets_changed, expiry_sleep);
+        tokio::pin!(woken, shutdown_changed, resets_changed, expiry_sleep);
         loop {
             if self.expires != expiry {
                 expiry = self.expires;
@@ -239,19 +239,36 @@ impl Handler {
                         }
                     }
                 }
-                Some(frame) = rx.recv() => {
+                _ = &mut woken => {
+                    woken.set(outbox.woken());
+                    if outbox.is_slow() {
+                        return close(codes::SLOW_CONSUMER, "outbound queue full");
+                    }
                     // One deadline for the whole batch: a timer per frame was a measurable
                     // share of the fan-out's CPU (a clock read each).
                     let batch = async {
-                        socket.feed(Message::Text(frame)).await?;
-                        for _ in 1..WRITE_BATCH {
-                            let Ok(frame) = rx.try_recv() else { break };
+                        let mut fed = 0;
+                        while fed < WRITE_BATCH {
+                            let Some(frame) = outbox.pop() else { break };
                             socket.feed(Message::Text(frame)).await?;
+                            fed += 1;
                         }
-                        socket.flush().await
+                        if fed > 0 {
+                            socket.flush().await?;
+                        }
+                        Ok::<usize, axum::Error>(fed)
                     };
-                    if let Err(exit) = write(limit, batch).await {
-                        return exit;
+                    match tokio::time::timeout(limit, batch).await {
+                        Ok(Ok(WRITE_BATCH)) if !outbox.is_empty() => outbox.wake_again(),
+                        Ok(Ok(_)) => {}
+                        Ok(Err(_)) => return Exit::Gone,
+                        Err(_) => return close(codes::SLOW_CONSUMER, "the client stopped reading"),
+                    }
+                    let features = outbox.take_gaps();
+                    if !features.is_empty() {
+                        if let Err(exit) = write(limit, socket.send(Message::Text(encode(&ServerFrame::Gap { features })))).await {
+                            return exit;
+                        }
                     }
                 }
                 _ = heartbeat.tick() => {
@@ -266,16 +283,6 @@ impl Handler {
                     self.state.hub.metrics().auth_failures.fetch_add(1, Relaxed);
                     return close(codes::UNAUTHORIZED, "token expired");
                 }
-                _ = &mut gap_notified => {
-                    gap_notified.set(gap.notified());
-                    let features: Vec<String> = std::mem::take(&mut *self.peer.gaps.lock().unwrap_or_else(|e| e.into_inner())).into_iter().collect();
-                    if !features.is_empty() {
-                        if let Err(exit) = write(limit, socket.send(Message::Text(encode(&ServerFrame::Gap { features })))).await {
-                            return exit;
-                        }
-                    }
-                }
-                _ = &mut slow_notified => return close(codes::SLOW_CONSUMER, "outbound queue full"),
                 _ = &mut shutdown_changed => return close(codes::GOING_AWAY, "gateway shutting down"),
                 _ = &mut resets_changed => return close(codes::GOING_AWAY, "disconnected by the gateway's operator"),
             }

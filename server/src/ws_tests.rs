@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 
 /// The test's end of a connection: what the handler writes arrives in `outbox`; while
 /// `stalled`, the handler's writes wait for ever, like a client that stopped reading.

@@ -1,0 +1,207 @@
+//! A connection's outbound queue: the hub puts frames in without waiting, the connection's
+//! handler takes them out and writes them. One allocation per connection, none while idle.
+//!
+//! It replaces a tokio `mpsc` channel plus two `Notify`s and a gap set: the channel's first
+//! block (32 frames) cost 1.1 KB per idle connection and busy ones held several; a `VecDeque`
+//! holds what is queued and gives back what a burst made it grow.
+
+use axum::extract::ws::Utf8Bytes;
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::futures::Notified;
+use tokio::sync::Notify;
+
+/// What the queue keeps after a burst, once it is empty again.
+const KEEP: usize = 16;
+
+/// A connection as the hub sees it; cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct Peer(Arc<Outbox>);
+
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    queue: Mutex<Queue>,
+    /// Wakes the handler: frames to write, a gap to report or an overflow.
+    wake: Notify,
+    capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    frames: VecDeque<Utf8Bytes>,
+    /// Features whose `low` events were dropped for this connection, reported as a gap.
+    gaps: BTreeSet<String>,
+    /// A frame was refused by a full queue: the handler closes the connection.
+    slow: bool,
+    /// The handler has left: nothing more is queued.
+    closed: bool,
+}
+
+/// What happened to an offered frame.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Offer {
+    Queued,
+    /// Refused: the connection is told it has a gap in this feature.
+    Gap,
+    /// Refused by a full queue: the connection is closed as a slow consumer.
+    Full,
+    Closed,
+}
+
+impl Peer {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Peer(Arc::new(Outbox { queue: Mutex::default(), wake: Notify::new(), capacity: capacity.max(1) }))
+    }
+
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.0.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a frame of `feature` ("" for frames that belong to no stream). A `low` frame is
+    /// refused once the queue is three quarters full, and any frame once it is full; a refused
+    /// frame of a stream becomes a gap.
+    pub(crate) fn offer(&self, feature: &str, text: Utf8Bytes, low: bool) -> Offer {
+        let capacity = self.0.capacity;
+        let mut q = self.queue();
+        if q.closed {
+            return Offer::Closed;
+        }
+        let len = q.frames.len();
+        let filling = capacity - len.min(capacity) < capacity / 4;
+        let gap = !feature.is_empty() && low;
+        if gap && (filling || len >= capacity) {
+            if q.gaps.insert(feature.to_owned()) {
+                self.0.wake.notify_one();
+            }
+            return Offer::Gap;
+        }
+        if len >= capacity {
+            q.slow = true;
+            self.0.wake.notify_one();
+            return Offer::Full;
+        }
+        q.frames.push_back(text);
+        // A queue that was not empty has a wakeup on its way already.
+        if len == 0 {
+            self.0.wake.notify_one();
+        }
+        Offer::Queued
+    }
+
+    /// Marks a gap in `feature`: its events were lost upstream.
+    pub(crate) fn gap(&self, feature: &str) {
+        let mut q = self.queue();
+        if !q.closed && q.gaps.insert(feature.to_owned()) {
+            self.0.wake.notify_one();
+        }
+    }
+
+    /// Resolves when there is something to take; make a new one after it resolves.
+    pub(crate) fn woken(&self) -> Notified<'_> {
+        self.0.wake.notified()
+    }
+
+    /// Asks for another turn (the handler took a full batch and left frames behind).
+    pub(crate) fn wake_again(&self) {
+        self.0.wake.notify_one();
+    }
+
+    pub(crate) fn is_slow(&self) -> bool {
+        self.queue().slow
+    }
+
+    /// The next frame to write.
+    pub(crate) fn pop(&self) -> Option<Utf8Bytes> {
+        let mut q = self.queue();
+        let frame = q.frames.pop_front();
+        if frame.is_none() && q.frames.capacity() > KEEP {
+            q.frames.shrink_to(KEEP);
+        }
+        frame
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queue().frames.is_empty()
+    }
+
+    /// The features with a gap since the last call.
+    pub(crate) fn take_gaps(&self) -> Vec<String> {
+        std::mem::take(&mut self.queue().gaps).into_iter().collect()
+    }
+
+    /// The handler has left: frames are refused from now on, and those queued are dropped.
+    pub(crate) fn close(&self) {
+        let mut q = self.queue();
+        q.closed = true;
+        q.frames = VecDeque::new();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(i: usize) -> Utf8Bytes {
+        i.to_string().into()
+    }
+
+    #[test]
+    fn a_full_queue_refuses_and_marks_the_connection_slow() {
+        let peer = Peer::new(4);
+        for i in 0..4 {
+            assert_eq!(peer.offer("f", frame(i), false), Offer::Queued);
+        }
+        assert!(!peer.is_slow());
+        assert_eq!(peer.offer("f", frame(4), false), Offer::Full);
+        assert!(peer.is_slow());
+        let taken: Vec<_> = std::iter::from_fn(|| peer.pop()).collect();
+        assert_eq!(taken, (0..4).map(frame).collect::<Vec<_>>(), "frames come out in order, none lost before the overflow");
+    }
+
+    #[test]
+    fn low_frames_are_refused_near_full_and_become_one_gap_per_feature() {
+        let peer = Peer::new(8);
+        // Refused once fewer than a quarter of the places are free.
+        for i in 0..7 {
+            assert_eq!(peer.offer("f", frame(i), true), Offer::Queued);
+        }
+        assert_eq!(peer.offer("f", frame(6), true), Offer::Gap);
+        assert_eq!(peer.offer("f", frame(7), true), Offer::Gap);
+        assert_eq!(peer.offer("g", frame(8), true), Offer::Gap);
+        assert_eq!(peer.offer("f", frame(9), false), Offer::Queued, "a normal frame still fits");
+        assert!(!peer.is_slow());
+        assert_eq!(peer.take_gaps(), ["f", "g"]);
+        assert!(peer.take_gaps().is_empty());
+    }
+
+    #[test]
+    fn a_closed_queue_refuses_everything_and_frees_what_it_held() {
+        let peer = Peer::new(4);
+        peer.offer("f", frame(0), false);
+        peer.close();
+        assert_eq!(peer.offer("f", frame(1), false), Offer::Closed);
+        peer.gap("f");
+        assert!(peer.take_gaps().is_empty());
+        assert!(peer.pop().is_none());
+    }
+
+    #[test]
+    fn an_emptied_queue_gives_back_what_a_burst_made_it_grow() {
+        let peer = Peer::new(1024);
+        for i in 0..1000 {
+            peer.offer("f", frame(i), false);
+        }
+        while peer.pop().is_some() {}
+        assert!(peer.queue().frames.capacity() <= KEEP);
+    }
+
+    #[tokio::test]
+    async fn the_first_frame_wakes_the_handler_and_a_waiting_wakeup_is_not_lost() {
+        let peer = Peer::new(8);
+        peer.offer("f", frame(0), false);
+        peer.offer("f", frame(1), false);
+        // The wakeup was given before anyone waited: it is kept for the next wait.
+        tokio::time::timeout(std::time::Duration::from_secs(5), peer.woken()).await.expect("woken");
+        assert_eq!(peer.pop(), Some(frame(0)));
+    }
+}
