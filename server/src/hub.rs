@@ -6,15 +6,15 @@
 
 use crate::broker::{frame_priority, frame_seq, Broker, Direct, History, Published, Relay};
 use crate::metrics::{Drop, Metrics};
-use crate::outbox::{Offer, Peer};
+use crate::outbox::{Offer, Peer, Wire};
 use crate::registry::{Registry, Unknown};
-use axum::extract::ws::Utf8Bytes;
 use livestate::protocol::{validate_name, Meta, OutgoingEvent, Position, Priority, ServerFrame, StreamState, WebSocketMessage};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// Who published an event; becomes the event's `meta.userId` and `meta.sessionId`.
 #[derive(Clone, Debug)]
@@ -242,7 +242,7 @@ impl Hub {
         for frame in held {
             if top.is_none_or(|top| frame_seq(&frame).is_some_and(|seq| seq > top)) {
                 let priority = frame_priority(&frame);
-                self.inner.offer(peer, feature, frame, priority);
+                self.inner.offer(peer, feature, &Wire::text(&frame), priority);
             }
         }
         (attached.replay, attached.stream)
@@ -454,8 +454,8 @@ impl HubInner {
     /// Queues one frame without waiting. `low` frames are refused once the queue is three
     /// quarters full (the client is told it has a gap); anything refused by a full queue
     /// marks the connection slow, and its handler closes it.
-    pub(crate) fn offer(&self, peer: &Peer, feature: &str, text: Utf8Bytes, priority: Priority) -> bool {
-        match peer.offer(feature, text, priority == Priority::Low) {
+    pub(crate) fn offer(&self, peer: &Peer, feature: &str, wire: &Wire, priority: Priority) -> bool {
+        match peer.offer(feature, wire.clone(), priority == Priority::Low) {
             Offer::Queued => true,
             Offer::Gap => {
                 self.metrics.drop(Drop::LowPriority);
@@ -470,14 +470,15 @@ impl HubInner {
     /// Queues a targeted frame to connection `id` of this node; 1 if it got it.
     fn to_connection(&self, id: u64, text: Utf8Bytes, priority: Priority) -> usize {
         let t = self.tables();
-        t.conns.get(&id).map_or(0, |(_, peer)| usize::from(self.offer(peer, "", text, priority)))
+        t.conns.get(&id).map_or(0, |(_, peer)| usize::from(self.offer(peer, "", &Wire::text(&text), priority)))
     }
 
     /// Queues a targeted frame to every connection of `user` on this node; how many got it.
     fn to_user(&self, user: &str, text: &Utf8Bytes, priority: Priority) -> usize {
         let t = self.tables();
         let Some(ids) = t.users.get(user) else { return 0 };
-        ids.iter().filter_map(|id| t.conns.get(id)).filter(|(_, peer)| self.offer(peer, "", text.clone(), priority)).count()
+        let wire = Wire::text(text);
+        ids.iter().filter_map(|id| t.conns.get(id)).filter(|(_, peer)| self.offer(peer, "", &wire, priority)).count()
     }
 }
 
@@ -487,12 +488,13 @@ impl Relay for HubInner {
         let Tables { features, pending, .. } = &mut *t;
         let Some(peers) = features.get(feature) else { return 0 };
         let mut queued = 0;
+        let wire = Wire::text(&frame);
         for (id, peer) in peers {
             // Usually nobody is mid-subscribe: no key to build then.
             let held = if pending.is_empty() { None } else { pending.get_mut(&(*id, feature.to_owned())) };
             match held {
                 Some(held) => held.push(frame.clone()),
-                None => queued += usize::from(self.offer(peer, feature, frame.clone(), priority)),
+                None => queued += usize::from(self.offer(peer, feature, &wire, priority)),
             }
         }
         self.metrics.events_out.fetch_add(queued as u64, Ordering::Relaxed);

@@ -5,14 +5,54 @@
 //! block (32 frames) cost 1.1 KB per idle connection and busy ones held several; a `VecDeque`
 //! holds what is queued and gives back what a burst made it grow.
 
-use axum::extract::ws::Utf8Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// What the queue keeps after a burst, once it is empty again.
 const KEEP: usize = 16;
+
+/// A text frame as it goes on the wire, header and payload: made once for every connection it
+/// is queued to, and written to each socket as it is (a server's frames are not masked).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Wire(Bytes);
+
+impl Wire {
+    pub(crate) fn text(payload: &Utf8Bytes) -> Self {
+        let len = payload.len();
+        let mut b = BytesMut::with_capacity(len + 10);
+        b.put_u8(0x81); // FIN, text
+        if len < 126 {
+            b.put_u8(len as u8);
+        } else if len <= 0xffff {
+            b.put_u8(126);
+            b.put_u16(len as u16);
+        } else {
+            b.put_u8(127);
+            b.put_u64(len as u64);
+        }
+        b.put_slice(payload.as_bytes());
+        Wire(b.freeze())
+    }
+
+    pub(crate) fn bytes(&self) -> &Bytes {
+        &self.0
+    }
+
+    /// The text of a frame made by `text`, without its header.
+    #[cfg(test)]
+    pub(crate) fn parse(frame: Bytes) -> Bytes {
+        let head = match frame[1] {
+            126 => 4,
+            127 => 10,
+            _ => 2,
+        };
+        frame.slice(head..)
+    }
+}
 
 /// A connection as the hub sees it; cheap to clone.
 #[derive(Clone, Debug)]
@@ -28,7 +68,7 @@ pub(crate) struct Outbox {
 
 #[derive(Debug, Default)]
 struct Queue {
-    frames: VecDeque<Utf8Bytes>,
+    frames: VecDeque<Wire>,
     /// Features whose `low` events were dropped for this connection, reported as a gap.
     gaps: BTreeSet<String>,
     /// A frame was refused by a full queue: the handler closes the connection.
@@ -60,7 +100,7 @@ impl Peer {
     /// Queues a frame of `feature` ("" for frames that belong to no stream). A `low` frame is
     /// refused once the queue is three quarters full, and any frame once it is full; a refused
     /// frame of a stream becomes a gap.
-    pub(crate) fn offer(&self, feature: &str, text: Utf8Bytes, low: bool) -> Offer {
+    pub(crate) fn offer(&self, feature: &str, text: Wire, low: bool) -> Offer {
         let capacity = self.0.capacity;
         let mut q = self.queue();
         if q.closed {
@@ -111,7 +151,7 @@ impl Peer {
     }
 
     /// The next frame to write.
-    pub(crate) fn pop(&self) -> Option<Utf8Bytes> {
+    pub(crate) fn pop(&self) -> Option<Wire> {
         let mut q = self.queue();
         let frame = q.frames.pop_front();
         if frame.is_none() && q.frames.capacity() > KEEP {
@@ -141,8 +181,19 @@ impl Peer {
 mod tests {
     use super::*;
 
-    fn frame(i: usize) -> Utf8Bytes {
-        i.to_string().into()
+    fn frame(i: usize) -> Wire {
+        Wire::text(&i.to_string().into())
+    }
+
+    #[test]
+    fn a_wire_frame_is_the_text_behind_a_header_of_2_4_or_10_bytes() {
+        for (len, head) in [(0, 2), (125, 2), (126, 4), (65_535, 4), (65_536, 10)] {
+            let text: Utf8Bytes = "x".repeat(len).into();
+            let wire = Wire::text(&text);
+            assert_eq!(wire.bytes().len(), len + head, "{len}");
+            assert_eq!(wire.bytes()[0], 0x81, "a whole text frame");
+            assert_eq!(Wire::parse(wire.bytes().clone()), text.as_bytes());
+        }
     }
 
     #[test]

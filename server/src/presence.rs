@@ -7,10 +7,10 @@
 
 use crate::broker::{Joined, Snapshot};
 use crate::hub::{Hub, HubInner, Tables};
-use crate::outbox::Peer;
-use axum::extract::ws::Utf8Bytes;
+use crate::outbox::{Peer, Wire};
 use livestate::protocol::{PresenceMember, Priority};
 use serde_json::Value;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// A member as every node stores and sends it: `{"connectionId":..,"userId":..,"info"?:..}`.
 pub(crate) fn member_json(id: u64, user: &str, info: Option<Value>) -> String {
@@ -139,13 +139,14 @@ fn unwatch(t: &mut Tables, feature: &str, id: u64) {
 /// is being read.
 pub(crate) fn deliver(hub: &HubInner, t: &mut Tables, feature: &str, frame: Utf8Bytes) {
     let Tables { watchers, held, .. } = t;
+    let wire = Wire::text(&frame);
     for (id, peer) in watchers.get(feature).into_iter().flatten() {
         // Usually no snapshot is being read: no key to build per watcher then.
         let holding = if held.is_empty() { None } else { held.get_mut(&(*id, feature.to_owned())) };
         match holding {
             Some(frames) => frames.push(frame.clone()),
             None => {
-                hub.offer(peer, "", frame.clone(), Priority::Normal);
+                hub.offer(peer, "", &wire, Priority::Normal);
             }
         }
     }
@@ -183,7 +184,7 @@ pub(crate) fn release(hub: &HubInner, t: &mut Tables, feature: &str, held: &[u64
         let frames = t.held.remove(&(*id, feature.to_owned())).unwrap_or_default();
         let Some(peer) = t.watchers.get(feature).and_then(|w| w.get(id)) else { continue };
         for frame in snapshot.iter().cloned().chain(frames) {
-            hub.offer(peer, "", frame, Priority::Normal);
+            hub.offer(peer, "", &Wire::text(&frame), Priority::Normal);
         }
     }
 }

@@ -7,22 +7,95 @@ use crate::hub::{encode, Publisher};
 use crate::metrics::Drop;
 use crate::outbox::Peer;
 use crate::AppState;
-use axum::extract::ws::{CloseFrame, Message};
+use bytes::Bytes;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use livestate::protocol::{codes, validate_name, ClientFrame, ErrorFrame, Position, ServerFrame, Welcome};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::io::IoSlice;
 use std::sync::atomic::Ordering::Relaxed;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{interval_at, sleep_until, Duration, Instant, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
 
 /// Frames written per flush when the queue has a backlog: one syscall for many events.
 const WRITE_BATCH: usize = 64;
 
-/// What the handler needs of a socket: axum's `WebSocket` in the gateway, a pair of channels in
-/// the unit tests below (which run on paused time, without waiting for real clocks).
-pub(crate) trait Socket: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin + Send {}
-impl<T: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin + Send> Socket for T {}
+/// What the handler needs of a socket: tungstenite's `WebSocketStream` over the upgraded
+/// connection in the gateway, a pair of channels in the unit tests below (which run on paused
+/// time, without waiting for real clocks).
+pub(crate) trait Socket: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin + Send {
+    /// Writes what is left of `out` and empties it; progress is kept in `out`, so a write cut
+    /// short (by the write timeout) can be finished later.
+    fn write_out(&mut self, out: &mut Outgoing) -> impl Future<Output = Result<(), WsError>> + Send;
+}
+
+/// Event frames are written straight to the connection, with one `writev` for a batch: the
+/// hub made each frame's bytes (header included) once for every subscriber, so nothing is
+/// copied per connection, and no write buffer grows per connection (tungstenite's kept the
+/// size of the largest batch, about 5 KB per busy connection).
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Socket for WebSocketStream<S> {
+    async fn write_out(&mut self, out: &mut Outgoing) -> Result<(), WsError> {
+        // What tungstenite holds (a pong, a reply) goes first, whole: frames never interleave.
+        SinkExt::flush(self).await?;
+        let io = self.get_mut();
+        while !out.is_done() {
+            let slices: Vec<IoSlice<'_>> = std::iter::once(&out.frames[out.sent][out.off..])
+                .chain(out.frames[out.sent + 1..].iter().map(|f| &f[..]))
+                .map(IoSlice::new)
+                .collect();
+            let n = io.write_vectored(&slices).await?;
+            if n == 0 {
+                return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into());
+            }
+            out.advance(n);
+        }
+        *out = Outgoing::default();
+        Ok(())
+    }
+}
+
+/// Event frames taken from the outbox and being written. A write cut short leaves the rest
+/// here, to be finished before a close frame: the client must not see half a frame.
+#[derive(Default)]
+pub(crate) struct Outgoing {
+    frames: Vec<Bytes>,
+    /// Frames written whole, and bytes written of the next one.
+    sent: usize,
+    off: usize,
+}
+
+impl Outgoing {
+    pub(crate) fn is_done(&self) -> bool {
+        self.sent == self.frames.len()
+    }
+
+    fn advance(&mut self, mut n: usize) {
+        while n > 0 {
+            let left = self.frames[self.sent].len() - self.off;
+            if n < left {
+                self.off += n;
+                return;
+            }
+            n -= left;
+            self.sent += 1;
+            self.off = 0;
+        }
+    }
+
+    /// The frames not yet written (the unit tests' socket delivers them as messages).
+    #[cfg(test)]
+    pub(crate) fn take_rest(&mut self) -> Vec<Bytes> {
+        let rest = self.frames.split_off(self.sent);
+        *self = Outgoing::default();
+        rest
+    }
+}
 
 /// Why the loop ended; decides the close frame.
 enum Exit {
@@ -32,7 +105,7 @@ enum Exit {
 
 /// A write the client must take within the write timeout: one that stalls means the client
 /// stopped reading (its kernel buffer is full), and the connection ends as a slow consumer.
-async fn write(limit: Duration, io: impl std::future::Future<Output = Result<(), axum::Error>>) -> Result<(), Exit> {
+async fn write(limit: Duration, io: impl Future<Output = Result<(), WsError>>) -> Result<(), Exit> {
     match tokio::time::timeout(limit, io).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(Exit::Gone),
@@ -60,16 +133,14 @@ fn close_reason(mut reason: String) -> String {
 }
 
 /// Why reading from the client failed, as the close the client gets.
-fn read_error(state: &AppState, e: &axum::Error) -> Exit {
-    let text = e.to_string();
-    // tungstenite reports an oversized message as "Message too long: n > max".
-    if text.contains("too long") {
-        state.hub.metrics().drop(Drop::TooBig);
-        close(codes::MESSAGE_TOO_BIG, "message too big")
-    } else if text.contains("UTF-8") {
-        close(1007, "text frames must be valid UTF-8")
-    } else {
-        close(1002, "protocol error")
+fn read_error(state: &AppState, e: &WsError) -> Exit {
+    match e {
+        WsError::Capacity(CapacityError::MessageTooLong { .. }) => {
+            state.hub.metrics().drop(Drop::TooBig);
+            close(codes::MESSAGE_TOO_BIG, "message too big")
+        }
+        WsError::Utf8(_) => close(1007, "text frames must be valid UTF-8"),
+        _ => close(1002, "protocol error"),
     }
 }
 
@@ -104,6 +175,7 @@ pub(crate) struct Handler {
     expires: Option<Instant>,
     features: HashSet<String>,
     bucket: Bucket,
+    out: Outgoing,
 }
 
 impl Handler {
@@ -133,6 +205,7 @@ impl Handler {
             },
             other => other,
         };
+        let mut torn = false;
         let exit = match authenticated {
             Err(exit) => exit,
             Ok(identity) => {
@@ -143,7 +216,16 @@ impl Handler {
                     burst: state.config.rate_burst,
                 };
                 let expires = deadline(&identity);
-                let mut this = Handler { id, state: state.clone(), peer, identity, expires, features: HashSet::new(), bucket };
+                let mut this = Handler {
+                    id,
+                    state: state.clone(),
+                    peer,
+                    identity,
+                    expires,
+                    features: HashSet::new(),
+                    bucket,
+                    out: Outgoing::default(),
+                };
                 // Without auth everyone is "anonymous": the per-user limit would cap the whole
                 // gateway, so only WEBSOCKET_MAX_CONNECTIONS applies then.
                 let per_user = if state.auth.is_some() { state.config.max_connections_per_user } else { usize::MAX };
@@ -155,6 +237,11 @@ impl Handler {
                     let exit = this.serve(&mut socket, &mut shutdown, &mut resets).await;
                     this.peer.close();
                     state.hub.leave(id, this.features.drain());
+                    // A close frame after half an event frame would be garbage to the client:
+                    // finish that frame first, or leave without a close frame.
+                    if matches!(exit, Exit::Close(..)) && !this.out.is_done() {
+                        torn = write(state.config.write_timeout(), socket.write_out(&mut this.out)).await.is_err();
+                    }
                     exit
                 };
                 exit
@@ -165,9 +252,13 @@ impl Handler {
             if code == codes::SLOW_CONSUMER {
                 metrics.drop(Drop::SlowConsumer);
             }
-            // Bounded too: a client that stopped reading does not take its close frame either.
-            let frame = Message::Close(Some(CloseFrame { code, reason: close_reason(reason).into() }));
-            let _ = write(state.config.write_timeout(), socket.send(frame)).await;
+            if torn {
+                tracing::debug!(conn = id, "no close frame: an event frame was left half written");
+            } else {
+                // Bounded too: a client that stopped reading does not take its close frame either.
+                let frame = Message::Close(Some(CloseFrame { code: code.into(), reason: close_reason(reason).into() }));
+                let _ = write(state.config.write_timeout(), socket.send(frame)).await;
+            }
         }
         metrics.connections.fetch_sub(1, Relaxed);
         drop(permit);
@@ -223,7 +314,8 @@ impl Handler {
                             Err(exit) => return exit,
                         },
                         Some(Ok(Message::Binary(_))) => vec![error(codes::error::BAD_FRAME, "binary frames are not supported; send JSON text", None)],
-                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => vec![],
+                        // (Frame is what a writer sends raw; reading never yields it.)
+                        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => vec![],
                         // tungstenite has queued the answer to the client's close frame (its code,
                         // or 1002 for a code not allowed on the wire): send it, then leave.
                         Some(Ok(Message::Close(_))) => {
@@ -244,25 +336,22 @@ impl Handler {
                     if outbox.is_slow() {
                         return close(codes::SLOW_CONSUMER, "outbound queue full");
                     }
-                    // One deadline for the whole batch: a timer per frame was a measurable
-                    // share of the fan-out's CPU (a clock read each).
-                    let batch = async {
-                        let mut fed = 0;
-                        while fed < WRITE_BATCH {
-                            let Some(frame) = outbox.pop() else { break };
-                            socket.feed(Message::Text(frame)).await?;
-                            fed += 1;
+                    while self.out.frames.len() < WRITE_BATCH {
+                        let Some(wire) = outbox.pop() else { break };
+                        self.out.frames.push(wire.bytes().clone());
+                    }
+                    let full = self.out.frames.len() == WRITE_BATCH;
+                    if !self.out.is_done() {
+                        // One deadline for the whole batch: a timer per frame was a measurable
+                        // share of the fan-out's CPU (a clock read each).
+                        match tokio::time::timeout(limit, socket.write_out(&mut self.out)).await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(_)) => return Exit::Gone,
+                            Err(_) => return close(codes::SLOW_CONSUMER, "the client stopped reading"),
                         }
-                        if fed > 0 {
-                            socket.flush().await?;
-                        }
-                        Ok::<usize, axum::Error>(fed)
-                    };
-                    match tokio::time::timeout(limit, batch).await {
-                        Ok(Ok(WRITE_BATCH)) if !outbox.is_empty() => outbox.wake_again(),
-                        Ok(Ok(_)) => {}
-                        Ok(Err(_)) => return Exit::Gone,
-                        Err(_) => return close(codes::SLOW_CONSUMER, "the client stopped reading"),
+                    }
+                    if full && !outbox.is_empty() {
+                        outbox.wake_again();
                     }
                     let features = outbox.take_gaps();
                     if !features.is_empty() {

@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::sync::{mpsc, watch, Semaphore};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// The test's end of a connection: what the handler writes arrives in `outbox`; while
 /// `stalled`, the handler's writes wait for ever, like a client that stopped reading.
@@ -17,30 +18,40 @@ struct TestSocket {
     stalled: Arc<AtomicBool>,
 }
 
+impl Socket for TestSocket {
+    async fn write_out(&mut self, out: &mut Outgoing) -> Result<(), WsError> {
+        for wire in out.take_rest() {
+            let text = Utf8Bytes::try_from(crate::outbox::Wire::parse(wire)).expect("text frames");
+            self.send(Message::Text(text)).await?;
+        }
+        Ok(())
+    }
+}
+
 impl Stream for TestSocket {
-    type Item = Result<Message, axum::Error>;
+    type Item = Result<Message, WsError>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.inbox.poll_recv(cx).map(|m| m.map(Ok))
     }
 }
 
 impl Sink<Message> for TestSocket {
-    type Error = axum::Error;
-    fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
+    type Error = WsError;
+    fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), WsError>> {
         if self.stalled.load(Relaxed) {
             Poll::Pending
         } else {
             Poll::Ready(Ok(()))
         }
     }
-    fn start_send(self: Pin<&mut Self>, msg: Message) -> Result<(), axum::Error> {
+    fn start_send(self: Pin<&mut Self>, msg: Message) -> Result<(), WsError> {
         let _ = self.outbox.send(msg);
         Ok(())
     }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
         self.poll_ready(cx)
     }
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), WsError>> {
         Poll::Ready(Ok(()))
     }
 }
@@ -96,7 +107,7 @@ impl Client {
     async fn close_code(&mut self) -> u16 {
         loop {
             if let Message::Close(Some(frame)) = self.next().await {
-                return frame.code;
+                return u16::from(frame.code);
             }
         }
     }
@@ -159,4 +170,18 @@ async fn pings_past_the_burst_close_the_connection_with_4002() {
         c.tx.send(Message::Ping(Default::default())).unwrap();
     }
     assert_eq!(c.close_code().await, codes::RATE_LIMITED);
+}
+
+#[test]
+fn a_write_cut_short_mid_frame_resumes_where_it_stopped() {
+    let mut out = Outgoing { frames: vec![Bytes::from_static(b"abc"), Bytes::from_static(b"defg")], sent: 0, off: 0 };
+    out.advance(2);
+    assert_eq!((out.sent, out.off), (0, 2), "inside the first frame");
+    out.advance(3);
+    assert_eq!((out.sent, out.off), (1, 2), "past the first, inside the second");
+    assert!(!out.is_done());
+    assert_eq!(out.take_rest(), [Bytes::from_static(b"defg")], "the frame begun is still owed whole");
+    let mut out = Outgoing { frames: vec![Bytes::from_static(b"abc")], sent: 0, off: 0 };
+    out.advance(3);
+    assert!(out.is_done());
 }

@@ -201,13 +201,18 @@ fn upgrade_request(version: &str, key: &str) -> String {
 }
 
 #[tokio::test]
-async fn a_handshake_with_another_version_gets_426_and_a_malformed_key_400() {
+async fn a_handshake_with_another_version_gets_426_a_malformed_key_or_no_upgrade_400_and_a_good_one_the_rfc_accept() {
     let gw = Gateway::start(|_| {}).await;
     let (status, resp) = raw_http(&gw, &upgrade_request("8", "dGhlIHNhbXBsZSBub25jZQ==")).await;
     assert_eq!(status, 426);
     assert!(resp.to_ascii_lowercase().contains("sec-websocket-version: 13"), "{resp}");
     assert_eq!(raw_http(&gw, &upgrade_request("13", "not-base64!")).await.0, 400);
-    assert_eq!(raw_http(&gw, &upgrade_request("13", "dGhlIHNhbXBsZSBub25jZQ==")).await.0, 101);
+    let (status, resp) = raw_http(&gw, &upgrade_request("13", "dGhlIHNhbXBsZSBub25jZQ==")).await;
+    assert_eq!(status, 101);
+    // The example of RFC 6455 1.3.
+    assert!(resp.contains("sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{resp}");
+    let no_upgrade = upgrade_request("13", "dGhlIHNhbXBsZSBub25jZQ==").replace("Upgrade: websocket\r\n", "");
+    assert_eq!(raw_http(&gw, &no_upgrade).await.0, 400);
 }
 
 #[tokio::test]

@@ -4,12 +4,12 @@
 //! and nothing falls between a replay and the live stream.
 
 use super::{batch_frames, body_after_brace, new_epoch, Attached, History, Relay, REPLAY_FRAME};
-use axum::extract::ws::Utf8Bytes;
 use livestate::protocol::{Position, Priority, StreamState, WebSocketMessage};
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// One feature's stream: its last sequence number and its recent frames, as sent.
 #[derive(Debug, Default)]

@@ -8,12 +8,12 @@ mod redis;
 mod shared_presence;
 
 use crate::metrics::Metrics;
-use axum::extract::ws::Utf8Bytes;
 use livestate::protocol::{Position, Priority, StreamState, WebSocketMessage};
 use serde_json::Value;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// How much history each feature keeps for recovery.
 #[derive(Debug, Clone, Copy)]

@@ -9,7 +9,6 @@
 
 use super::{batch_frames, frame_priority, new_epoch, Attached, History, Relay, REPLAY_FRAME};
 use crate::metrics::Drop;
-use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt;
 use livestate::protocol::{Position as ClientPosition, StreamState};
 use redis::aio::MultiplexedConnection;
@@ -18,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// Both scripts start here: the stream's epoch, created (from ARGV[1]) if Redis has none, which
 /// is exactly when the stream was lost. KEYS[1] is the meta hash.
