@@ -65,24 +65,17 @@ async fn upgrade(State(state): State<AppState>, Query(q): Query<WsQuery>, mut re
     let headers = request.headers();
     let header_str = |name| headers.get(name).and_then(|v| v.to_str().ok());
     let has_token = |name, token: &str| header_str(name).is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)));
-    // RFC 6455 4.2.2: an unsupported version gets 426 and the version we speak; a key that is
-    // not 16 bytes in base64 is a bad request.
-    if header_str(header::SEC_WEBSOCKET_VERSION).is_some_and(|v| v.trim() != "13") {
-        return (StatusCode::UPGRADE_REQUIRED, [(header::SEC_WEBSOCKET_VERSION, "13")], "this gateway speaks WebSocket version 13")
-            .into_response();
-    }
-    if header_str(header::SEC_WEBSOCKET_KEY).is_some_and(|k| !valid_key(k)) {
-        return (StatusCode::BAD_REQUEST, "Sec-WebSocket-Key must be 16 bytes in base64").into_response();
-    }
     if !has_token(header::CONNECTION, "upgrade") || !has_token(header::UPGRADE, "websocket") {
         return (StatusCode::BAD_REQUEST, "a WebSocket handshake needs `Connection: upgrade` and `Upgrade: websocket`").into_response();
     }
-    if header_str(header::SEC_WEBSOCKET_VERSION).is_none() {
+    // RFC 6455 4.2.2: an unsupported (or missing) version gets 426 and the version we speak; a
+    // key that is not 16 bytes in base64 is a bad request.
+    if header_str(header::SEC_WEBSOCKET_VERSION).map(str::trim) != Some("13") {
         return (StatusCode::UPGRADE_REQUIRED, [(header::SEC_WEBSOCKET_VERSION, "13")], "this gateway speaks WebSocket version 13")
             .into_response();
     }
-    let Some(key) = header_str(header::SEC_WEBSOCKET_KEY) else {
-        return (StatusCode::BAD_REQUEST, "Sec-WebSocket-Key is missing").into_response();
+    let Some(key) = header_str(header::SEC_WEBSOCKET_KEY).filter(|k| valid_key(k)) else {
+        return (StatusCode::BAD_REQUEST, "Sec-WebSocket-Key must be 16 bytes in base64").into_response();
     };
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.trim().as_bytes());
     let origin = header_str(header::ORIGIN);

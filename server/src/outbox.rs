@@ -38,6 +38,7 @@ impl Wire {
         Wire(b.freeze())
     }
 
+    #[cfg(test)]
     pub(crate) fn bytes(&self) -> &Bytes {
         &self.0
     }
@@ -75,6 +76,17 @@ struct Queue {
     slow: bool,
     /// The handler has left: nothing more is queued.
     closed: bool,
+}
+
+/// What the handler has to do after a wakeup, besides writing the frames it took.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Turn {
+    /// A frame was refused by a full queue: close the connection.
+    pub(crate) slow: bool,
+    /// Frames are left behind (the batch was full): take another turn.
+    pub(crate) more: bool,
+    /// Features with a gap since the last turn.
+    pub(crate) gaps: Vec<String>,
 }
 
 /// What happened to an offered frame.
@@ -146,27 +158,16 @@ impl Peer {
         self.0.wake.notify_one();
     }
 
-    pub(crate) fn is_slow(&self) -> bool {
-        self.queue().slow
-    }
-
-    /// The next frame to write.
-    pub(crate) fn pop(&self) -> Option<Wire> {
+    /// One turn of the handler, under one lock: up to `max` frames into `into`, and what else
+    /// there is to act on.
+    pub(crate) fn take(&self, into: &mut Vec<Bytes>, max: usize) -> Turn {
         let mut q = self.queue();
-        let frame = q.frames.pop_front();
-        if frame.is_none() && q.frames.capacity() > KEEP {
+        let n = q.frames.len().min(max.saturating_sub(into.len()));
+        into.extend(q.frames.drain(..n).map(|w| w.0));
+        if q.frames.is_empty() && q.frames.capacity() > KEEP {
             q.frames.shrink_to(KEEP);
         }
-        frame
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.queue().frames.is_empty()
-    }
-
-    /// The features with a gap since the last call.
-    pub(crate) fn take_gaps(&self) -> Vec<String> {
-        std::mem::take(&mut self.queue().gaps).into_iter().collect()
+        Turn { slow: q.slow, more: !q.frames.is_empty(), gaps: std::mem::take(&mut q.gaps).into_iter().collect() }
     }
 
     /// The handler has left: frames are refused from now on, and those queued are dropped.
@@ -196,17 +197,35 @@ mod tests {
         }
     }
 
+    fn take(peer: &Peer, max: usize) -> (Vec<Bytes>, Turn) {
+        let mut frames = Vec::new();
+        let turn = peer.take(&mut frames, max);
+        (frames, turn)
+    }
+
     #[test]
     fn a_full_queue_refuses_and_marks_the_connection_slow() {
         let peer = Peer::new(4);
         for i in 0..4 {
             assert_eq!(peer.offer("f", frame(i), false), Offer::Queued);
         }
-        assert!(!peer.is_slow());
         assert_eq!(peer.offer("f", frame(4), false), Offer::Full);
-        assert!(peer.is_slow());
-        let taken: Vec<_> = std::iter::from_fn(|| peer.pop()).collect();
-        assert_eq!(taken, (0..4).map(frame).collect::<Vec<_>>(), "frames come out in order, none lost before the overflow");
+        let (frames, turn) = take(&peer, 64);
+        assert!(turn.slow);
+        let sent: Vec<Bytes> = (0..4).map(|i| frame(i).0).collect();
+        assert_eq!(frames, sent, "frames come out in order, none lost before the overflow");
+    }
+
+    #[test]
+    fn a_turn_takes_at_most_a_batch_and_says_more_is_left() {
+        let peer = Peer::new(8);
+        for i in 0..5 {
+            peer.offer("f", frame(i), false);
+        }
+        let (frames, turn) = take(&peer, 3);
+        assert_eq!((frames.len(), turn.more, turn.slow), (3, true, false));
+        let (frames, turn) = take(&peer, 3);
+        assert_eq!((frames.len(), turn.more), (2, false));
     }
 
     #[test]
@@ -220,9 +239,10 @@ mod tests {
         assert_eq!(peer.offer("f", frame(7), true), Offer::Gap);
         assert_eq!(peer.offer("g", frame(8), true), Offer::Gap);
         assert_eq!(peer.offer("f", frame(9), false), Offer::Queued, "a normal frame still fits");
-        assert!(!peer.is_slow());
-        assert_eq!(peer.take_gaps(), ["f", "g"]);
-        assert!(peer.take_gaps().is_empty());
+        let (_, turn) = take(&peer, 64);
+        assert!(!turn.slow);
+        assert_eq!(turn.gaps, ["f", "g"]);
+        assert!(take(&peer, 64).1.gaps.is_empty());
     }
 
     #[test]
@@ -232,8 +252,7 @@ mod tests {
         peer.close();
         assert_eq!(peer.offer("f", frame(1), false), Offer::Closed);
         peer.gap("f");
-        assert!(peer.take_gaps().is_empty());
-        assert!(peer.pop().is_none());
+        assert_eq!(take(&peer, 64), (vec![], Turn::default()));
     }
 
     #[test]
@@ -242,7 +261,7 @@ mod tests {
         for i in 0..1000 {
             peer.offer("f", frame(i), false);
         }
-        while peer.pop().is_some() {}
+        while take(&peer, 64).1.more {}
         assert!(peer.queue().frames.capacity() <= KEEP);
     }
 
@@ -253,6 +272,6 @@ mod tests {
         peer.offer("f", frame(1), false);
         // The wakeup was given before anyone waited: it is kept for the next wait.
         tokio::time::timeout(std::time::Duration::from_secs(5), peer.woken()).await.expect("woken");
-        assert_eq!(peer.pop(), Some(frame(0)));
+        assert_eq!(take(&peer, 1).0, [frame(0).0]);
     }
 }

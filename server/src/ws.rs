@@ -333,29 +333,22 @@ impl Handler {
                 }
                 _ = &mut woken => {
                     woken.set(outbox.woken());
-                    if outbox.is_slow() {
+                    let turn = outbox.take(&mut self.out.frames, WRITE_BATCH);
+                    if turn.slow {
                         return close(codes::SLOW_CONSUMER, "outbound queue full");
                     }
-                    while self.out.frames.len() < WRITE_BATCH {
-                        let Some(wire) = outbox.pop() else { break };
-                        self.out.frames.push(wire.bytes().clone());
-                    }
-                    let full = self.out.frames.len() == WRITE_BATCH;
                     if !self.out.is_done() {
                         // One deadline for the whole batch: a timer per frame was a measurable
                         // share of the fan-out's CPU (a clock read each).
-                        match tokio::time::timeout(limit, socket.write_out(&mut self.out)).await {
-                            Ok(Ok(())) => {}
-                            Ok(Err(_)) => return Exit::Gone,
-                            Err(_) => return close(codes::SLOW_CONSUMER, "the client stopped reading"),
+                        if let Err(exit) = write(limit, socket.write_out(&mut self.out)).await {
+                            return exit;
                         }
                     }
-                    if full && !outbox.is_empty() {
+                    if turn.more {
                         outbox.wake_again();
                     }
-                    let features = outbox.take_gaps();
-                    if !features.is_empty() {
-                        if let Err(exit) = write(limit, socket.send(Message::Text(encode(&ServerFrame::Gap { features })))).await {
+                    if !turn.gaps.is_empty() {
+                        if let Err(exit) = write(limit, socket.send(Message::Text(encode(&ServerFrame::Gap { features: turn.gaps })))).await {
                             return exit;
                         }
                     }
