@@ -6,7 +6,7 @@
 
 use crate::broker::{frame_priority, frame_seq, Broker, Direct, History, Published, Relay};
 use crate::metrics::{Drop, Metrics};
-use crate::outbox::{Offer, Peer, Wire};
+use crate::outbox::{Offer, Peer, Turns, Wire};
 use crate::registry::{Registry, Unknown};
 use livestate::protocol::{validate_name, Meta, OutgoingEvent, Position, Priority, ServerFrame, StreamState, WebSocketMessage};
 use serde_json::Value;
@@ -88,6 +88,8 @@ pub(crate) struct HubInner {
     resets: tokio::sync::watch::Sender<u64>,
     broker: Broker,
     pub(crate) metrics: Metrics,
+    /// The line in which this node's connections take turns to write.
+    turns: Arc<Turns>,
 }
 
 impl Default for Hub {
@@ -131,6 +133,7 @@ impl Hub {
             resets: tokio::sync::watch::Sender::new(0),
             broker,
             metrics: Metrics::default(),
+            turns: Turns::for_this_machine(),
         });
         let relay: std::sync::Weak<dyn Relay> = Arc::downgrade(&inner) as _;
         inner.broker.start(relay);
@@ -174,6 +177,10 @@ impl Hub {
 
     pub(crate) fn resets(&self) -> tokio::sync::watch::Receiver<u64> {
         self.inner.resets.subscribe()
+    }
+
+    pub(crate) fn turns(&self) -> &Arc<Turns> {
+        &self.inner.turns
     }
 
     pub(crate) fn metrics(&self) -> &Metrics {

@@ -178,6 +178,14 @@ pub(crate) struct Handler {
     out: Outgoing,
 }
 
+/// A handler's task can be dropped mid-way (the runtime shutting down): its queue is closed
+/// then too, so a turn it held in the line goes on.
+impl std::ops::Drop for Handler {
+    fn drop(&mut self) {
+        self.peer.close();
+    }
+}
+
 impl Handler {
     /// Runs one connection. `permit` holds its slot under the connection limit until it ends
     /// (with auth: its place among the sockets authenticating, exchanged for a slot once its
@@ -187,7 +195,7 @@ impl Handler {
         metrics.connections.fetch_add(1, Relaxed);
         metrics.connections_total.fetch_add(1, Relaxed);
         let id = state.hub.next_connection_id();
-        let peer = Peer::new(state.config.outbound_queue as usize);
+        let peer = Peer::new(state.config.outbound_queue as usize, state.hub.turns());
         let mut shutdown = state.shutdown.clone();
         let mut resets = state.hub.resets();
 
@@ -293,12 +301,16 @@ impl Handler {
         let expiry_sleep = sleep_until(expiry.unwrap_or_else(far_future));
         tokio::pin!(woken, shutdown_changed, resets_changed, expiry_sleep);
         loop {
+            // Back in the loop: frames queued meanwhile get in line for a turn.
+            outbox.ready();
             if self.expires != expiry {
                 expiry = self.expires;
                 expiry_sleep.as_mut().reset(expiry.unwrap_or_else(far_future));
             }
             tokio::select! {
                 msg = socket.next() => {
+                    // Answering may wait (on the client, on Redis): no turn is held meanwhile.
+                    outbox.away();
                     last_heard = Instant::now();
                     // Every message counts against the rate limit, pings and binary frames too:
                     // each one costs the gateway work (a pong, an error frame).
@@ -344,9 +356,6 @@ impl Handler {
                             return exit;
                         }
                     }
-                    if turn.more {
-                        outbox.wake_again();
-                    }
                     if !turn.gaps.is_empty() {
                         if let Err(exit) = write(limit, socket.send(Message::Text(encode(&ServerFrame::Gap { features: turn.gaps })))).await {
                             return exit;
@@ -354,6 +363,7 @@ impl Handler {
                     }
                 }
                 _ = heartbeat.tick() => {
+                    outbox.away();
                     if last_heard.elapsed() >= self.state.config.idle_timeout() {
                         return close(codes::IDLE_TIMEOUT, "no message within the connection timeout");
                     }

@@ -42,6 +42,39 @@ async fn a_client_that_stops_reading_is_closed_as_a_slow_consumer_before_its_que
 }
 
 #[tokio::test]
+async fn clients_that_stop_reading_hold_up_no_one_elses_events() {
+    // Connections take turns to write (server/src/outbox.rs), 16 per core at a time: more
+    // stalled clients than that, all blocked in a write for the whole test.
+    let stalled_count = 16 * std::thread::available_parallelism().map_or(1, |n| n.get()) + 8;
+    let gw = Gateway::start(|c| {
+        c.write_timeout = 60_000;
+        c.outbound_queue = 100_000;
+    })
+    .await;
+    let mut stalled = Vec::new();
+    for _ in 0..stalled_count {
+        stalled.push(gw.subscribed(&["rbac"]).await); // and never read again
+    }
+    let mut reader = gw.subscribed(&["rbac"]).await;
+    const EVENTS: usize = 150;
+    let reading = tokio::spawn(async move {
+        for i in 0..EVENTS {
+            let frame = next_frame(&mut reader).await;
+            assert_eq!(frame["data"]["id"], i, "in order, none lost");
+        }
+    });
+    // 6 MB: enough to fill the kernel buffers of a loopback socket whose client does not read.
+    let big = "x".repeat(40_000);
+    for i in 0..EVENTS {
+        let (status, _) = gw.post(&backend_event("rbac", "role", "updated", json!({"id": i, "blob": big}))).await;
+        assert_eq!(status, 202);
+    }
+    // Well within the 60 s the stalled writes may take: the reader is not waiting on them.
+    tokio::time::timeout(Duration::from_secs(10), reading).await.expect("the reader got every event within 10 s").unwrap();
+    drop(stalled);
+}
+
+#[tokio::test]
 async fn pings_and_binary_frames_count_against_the_rate_limit() {
     let gw = Gateway::start(|c| {
         c.rate_limit = 5.0;
