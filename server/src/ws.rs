@@ -17,7 +17,8 @@ use std::io::IoSlice;
 use std::sync::atomic::Ordering::Relaxed;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::time::{interval_at, sleep_until, Duration, Instant, MissedTickBehavior};
+use std::pin::Pin;
+use tokio::time::{interval_at, sleep_until, Duration, Instant, MissedTickBehavior, Sleep};
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
@@ -190,54 +191,49 @@ impl Handler {
     /// Runs one connection. `permit` holds its slot under the connection limit until it ends
     /// (with auth: its place among the sockets authenticating, exchanged for a slot once its
     /// token is accepted).
-    pub(crate) async fn run(mut socket: impl Socket, state: AppState, query_token: Option<String>, permit: OwnedSemaphorePermit) {
-        let metrics = state.hub.metrics();
-        metrics.connections.fetch_add(1, Relaxed);
-        metrics.connections_total.fetch_add(1, Relaxed);
-        let id = state.hub.next_connection_id();
-        let peer = Peer::new(state.config.outbound_queue as usize, state.hub.turns());
-        let mut shutdown = state.shutdown.clone();
-        let mut resets = state.hub.resets();
-
-        let mut permit = permit;
-        let authenticated = match authenticate(&mut socket, &state, query_token).await {
-            Ok(identity) if state.auth.is_some() => match state.slots.clone().try_acquire_owned() {
-                Ok(slot) => {
-                    permit = slot;
-                    Ok(identity)
-                }
-                Err(_) => {
-                    metrics.drop(Drop::Full);
-                    Err(close(codes::TRY_AGAIN_LATER, "the gateway is full; try again later"))
-                }
-            },
-            other => other,
-        };
-        let mut torn = false;
-        let exit = match authenticated {
-            Err(exit) => exit,
-            Ok(identity) => {
-                let bucket = Bucket {
-                    tokens: state.config.rate_burst,
-                    last: Instant::now(),
-                    rate: state.config.rate_limit,
-                    burst: state.config.rate_burst,
+    ///
+    /// An async block, not an async fn: this future lives as long as the connection, and an
+    /// async fn keeps a copy of each argument for its whole life (the socket alone is 328
+    /// bytes). For the same reason what authenticating leaves behind is scoped to a block.
+    #[allow(clippy::manual_async_fn)] // on purpose: see above
+    pub(crate) fn run(
+        mut socket: impl Socket,
+        state: AppState,
+        query_token: Option<String>,
+        mut permit: OwnedSemaphorePermit,
+    ) -> impl Future<Output = ()> + Send {
+        async move {
+            let metrics = state.hub.metrics();
+            metrics.connections.fetch_add(1, Relaxed);
+            metrics.connections_total.fetch_add(1, Relaxed);
+            let id = state.hub.next_connection_id();
+            let mut shutdown = state.shutdown.clone();
+            let mut resets = state.hub.resets();
+            let (mut handler, mut exit) = {
+                let authenticated = match authenticate(&mut socket, &state, query_token).await {
+                    Ok(identity) if state.auth.is_some() => match state.slots.clone().try_acquire_owned() {
+                        Ok(slot) => {
+                            permit = slot;
+                            Ok(identity)
+                        }
+                        Err(_) => {
+                            metrics.drop(Drop::Full);
+                            Err(close(codes::TRY_AGAIN_LATER, "the gateway is full; try again later"))
+                        }
+                    },
+                    other => other,
                 };
-                let expires = deadline(&identity);
-                let mut this = Handler {
-                    id,
-                    state: state.clone(),
-                    peer,
-                    identity,
-                    expires,
-                    features: HashSet::new(),
-                    bucket,
-                    out: Outgoing::default(),
-                };
+                match authenticated {
+                    Ok(identity) => (Some(Handler::new(id, &state, identity)), None),
+                    Err(exit) => (None, Some(exit)),
+                }
+            };
+            let mut torn = false;
+            if let Some(this) = handler.as_mut() {
                 // Without auth everyone is "anonymous": the per-user limit would cap the whole
                 // gateway, so only WEBSOCKET_MAX_CONNECTIONS applies then.
                 let per_user = if state.auth.is_some() { state.config.max_connections_per_user } else { usize::MAX };
-                let exit = if !state.hub.join(id, &this.identity.user_id, &this.peer, per_user) {
+                exit = Some(if !state.hub.join(id, &this.identity.user_id, &this.peer, per_user) {
                     metrics.drop(Drop::UserLimit);
                     close(codes::TOO_MANY_CONNECTIONS, "too many connections for this user")
                 } else {
@@ -251,25 +247,38 @@ impl Handler {
                         torn = write(state.config.write_timeout(), socket.write_out(&mut this.out)).await.is_err();
                     }
                     exit
-                };
-                exit
+                });
             }
-        };
-        if let Exit::Close(code, reason) = exit {
-            tracing::debug!(conn = id, code, %reason, "closing");
-            if code == codes::SLOW_CONSUMER {
-                metrics.drop(Drop::SlowConsumer);
+            if let Some(Exit::Close(code, reason)) = exit {
+                tracing::debug!(conn = id, code, %reason, "closing");
+                if code == codes::SLOW_CONSUMER {
+                    metrics.drop(Drop::SlowConsumer);
+                }
+                if torn {
+                    tracing::debug!(conn = id, "no close frame: an event frame was left half written");
+                } else {
+                    // Bounded too: a client that stopped reading does not take its close frame either.
+                    let frame = Message::Close(Some(CloseFrame { code: code.into(), reason: close_reason(reason).into() }));
+                    let _ = write(state.config.write_timeout(), socket.send(frame)).await;
+                }
             }
-            if torn {
-                tracing::debug!(conn = id, "no close frame: an event frame was left half written");
-            } else {
-                // Bounded too: a client that stopped reading does not take its close frame either.
-                let frame = Message::Close(Some(CloseFrame { code: code.into(), reason: close_reason(reason).into() }));
-                let _ = write(state.config.write_timeout(), socket.send(frame)).await;
-            }
+            metrics.connections.fetch_sub(1, Relaxed);
+            drop(permit);
         }
-        metrics.connections.fetch_sub(1, Relaxed);
-        drop(permit);
+    }
+
+    fn new(id: u64, state: &AppState, identity: Identity) -> Self {
+        let config = &state.config;
+        Handler {
+            id,
+            state: state.clone(),
+            peer: Peer::new(config.outbound_queue as usize, state.hub.turns()),
+            expires: deadline(&identity),
+            identity,
+            features: HashSet::new(),
+            bucket: Bucket { tokens: config.rate_burst, last: Instant::now(), rate: config.rate_limit, burst: config.rate_burst },
+            out: Outgoing::default(),
+        }
     }
 
     async fn serve(
@@ -278,14 +287,17 @@ impl Handler {
         shutdown: &mut tokio::sync::watch::Receiver<bool>,
         resets: &mut tokio::sync::watch::Receiver<u64>,
     ) -> Exit {
-        let welcome = ServerFrame::<Value>::Welcome(Welcome {
-            connection_id: self.id.to_string(),
-            heartbeat: self.state.config.heartbeat_interval,
-            token_expires_in: self.identity.expires_in_ms(),
-        });
         let limit = self.state.config.write_timeout();
-        if let Err(exit) = write(limit, socket.send(Message::Text(encode(&welcome)))).await {
-            return exit;
+        // Scoped, so that the frame is not kept for the connection's life.
+        {
+            let welcome = ServerFrame::<Value>::Welcome(Welcome {
+                connection_id: self.id.to_string(),
+                heartbeat: self.state.config.heartbeat_interval,
+                token_expires_in: self.identity.expires_in_ms(),
+            });
+            if let Err(exit) = write(limit, socket.send(Message::Text(encode(&welcome)))).await {
+                return exit;
+            }
         }
         let period = self.state.config.heartbeat();
         let mut heartbeat = interval_at(Instant::now() + period, period);
@@ -297,15 +309,16 @@ impl Handler {
         // (one per delivered frame) was a measurable share of the fan-out's CPU.
         let shutdown_changed = shutdown.changed();
         let resets_changed = resets.changed();
-        let mut expiry = self.expires;
-        let expiry_sleep = sleep_until(expiry.unwrap_or_else(far_future));
-        tokio::pin!(woken, shutdown_changed, resets_changed, expiry_sleep);
+        // Boxed, and only with a token that expires: a timer is 112 bytes.
+        let mut expiry = None;
+        let mut expiry_sleep: Option<Pin<Box<Sleep>>> = None;
+        tokio::pin!(woken, shutdown_changed, resets_changed);
         loop {
             // Back in the loop: frames queued meanwhile get in line for a turn.
             outbox.ready();
             if self.expires != expiry {
                 expiry = self.expires;
-                expiry_sleep.as_mut().reset(expiry.unwrap_or_else(far_future));
+                expiry_sleep = expiry.map(|at| Box::pin(sleep_until(at)));
             }
             tokio::select! {
                 msg = socket.next() => {
@@ -371,7 +384,7 @@ impl Handler {
                         return exit;
                     }
                 }
-                _ = &mut expiry_sleep, if expiry.is_some() => {
+                _ = async { expiry_sleep.as_mut().expect("a deadline").await }, if expiry_sleep.is_some() => {
                     self.state.hub.metrics().auth_failures.fetch_add(1, Relaxed);
                     return close(codes::UNAUTHORIZED, "token expired");
                 }
@@ -544,10 +557,6 @@ async fn authenticate(socket: &mut impl Socket, state: &AppState, query_token: O
 
 fn deadline(identity: &Identity) -> Option<Instant> {
     identity.expires_in_ms().map(|ms| Instant::now() + Duration::from_millis(ms))
-}
-
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86_400 * 365)
 }
 
 fn text(frame: &ServerFrame<Value>) -> Message {
