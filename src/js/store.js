@@ -25,7 +25,9 @@ export class RealtimeStore {
     this._hooks = o;
     this._keys = new Keys();
     this._confirmed = [];
-    this._views = [];
+    /** The views that are not simply the confirmed item (an optimistic change on top, or hidden
+     *  by a pending delete), by slot: few, so a plain update writes one array slot, not two. */
+    this._over = new Map();
     /** Each pending operation's item or patch, and its slot. */
     this._payloads = new Map();
     this._opSlots = new Map();
@@ -79,8 +81,14 @@ export class RealtimeStore {
           if (view !== undefined && patch !== undefined) view = Object.assign({}, view, patch);
         }
       }
-      this._views[s] = view;
+      if (view === this._confirmed[s]) this._over.delete(s);
+      else this._over.set(s, view);
     }
+  }
+
+  /** What slot `s` shows: its confirmed item unless an optimistic change is on top. */
+  _view(s) {
+    return this._over.has(s) ? this._over.get(s) : this._confirmed[s];
   }
 
   _conflict(slot, old, next, patch) {
@@ -174,7 +182,7 @@ export class RealtimeStore {
     let diffs;
     if (this._listeners.length) {
       diffs = [];
-      for (let k = 0; k < n; k++) diffs.push(this._keys.diff(kinds[2 * k], kinds[2 * k + 1], this._views[kinds[2 * k + 1]]));
+      for (let k = 0; k < n; k++) diffs.push(this._keys.diff(kinds[2 * k], kinds[2 * k + 1], this._view(kinds[2 * k + 1])));
     }
     this._forget(gone);
     for (const f of this._listeners.slice()) {
@@ -196,7 +204,8 @@ export class RealtimeStore {
   _forget(slots) {
     for (const s of slots) {
       this._keys.forget(s);
-      this._confirmed[s] = this._views[s] = this._pos[s] = undefined;
+      this._confirmed[s] = this._pos[s] = undefined;
+      this._over.delete(s);
       this._errors.delete(s);
     }
   }
@@ -226,7 +235,7 @@ export class RealtimeStore {
       const at = [];
       const changed = [];
       for (const s of this._updated) {
-        const [i, v] = [this._pos[s], this._views[s]];
+        const [i, v] = [this._pos[s], this._view(s)];
         if (i !== undefined && v !== undefined) {
           at.push(i);
           changed.push(v);
@@ -235,7 +244,7 @@ export class RealtimeStore {
       const added = [];
       let next = this._items.length;
       for (const s of this._added) {
-        const v = this._views[s];
+        const v = this._view(s);
         if (v !== undefined && this._pos[s] === undefined) {
           added.push(v);
           this._pos[s] = next++;
@@ -249,7 +258,7 @@ export class RealtimeStore {
       const o = output();
       const list = new Array(o.length);
       for (let i = 0; i < o.length; i++) {
-        list[i] = this._views[o[i]];
+        list[i] = this._view(o[i]);
         this._pos[o[i]] = i;
       }
       this._items = list;
@@ -262,7 +271,7 @@ export class RealtimeStore {
 
   get(id) {
     const s = this._keys.find(id);
-    return s < 0 ? undefined : this._views[s];
+    return s < 0 ? undefined : this._view(s);
   }
 
   _state(slot) {
@@ -472,7 +481,7 @@ export class RealtimeStore {
     this._sid = -1;
     this._keys.clear();
     this._confirmed = [];
-    this._views = [];
+    this._over.clear();
     this._payloads.clear();
     this._opSlots.clear();
     this._errors.clear();
