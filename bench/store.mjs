@@ -6,7 +6,10 @@ import { launchBrowser, serveStatic } from './lib.mjs';
 
 const SIZES = (process.env.BENCH_STORE_SIZES ?? '100,1000,10000,100000').split(',').map(Number);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
-const VARIANTS = { a: 'livestate RealtimeStore', r: 'livestate client routing only (no store)', b: 'seed design (RxJS + signal + items.map)', c: '@ngrx/signals withEntities', d: 'JSON.parse alone (floor)', k: 'JSON.parse + Map.set by key (keyed floor)' };
+const ALL = { a: 'livestate RealtimeStore', r: 'livestate client routing only (no store)', b: 'seed design (RxJS + signal + items.map)', c: '@ngrx/signals withEntities', d: 'JSON.parse alone (floor)', k: 'JSON.parse + Map.set by key (keyed floor)' };
+// BENCH_STORE_VARIANTS=a,d runs only those (for trying a change; make bench runs them all).
+const pick = process.env.BENCH_STORE_VARIANTS?.split(',');
+const VARIANTS = Object.fromEntries(Object.entries(ALL).filter(([v]) => !pick || pick.includes(v)));
 
 mkdirSync('target/bench', { recursive: true });
 // Production settings, as an Angular production build would bundle these libraries.

@@ -169,6 +169,47 @@ async fn f1_end_to_end_a_failed_request_rolls_back_without_losing_the_update_tha
 }
 
 #[wasm_bindgen_test]
+async fn an_optimistic_delete_hides_the_item_until_it_fails_and_then_shows_the_servers_latest() {
+    let s = setup().await;
+    let (store, mut changes) = s.store("{}");
+    store.replace_all(json(r#"[{"id":"r1","name":"Admin"},{"id":"r2","name":"Viewer"}]"#)).unwrap();
+    barrier(&s.me, &s.feature).await;
+    let ids = |store: &RealtimeStore| -> Vec<String> { store.items().iter().map(|i| get(&i, "id").as_string().unwrap()).collect() };
+
+    let api = Deferred::new();
+    let result = store.perform_optimistic_delete("r1".into(), api.api_call()).unwrap();
+    assert!(store.get("r1".into()).is_undefined(), "hidden at once");
+    assert_eq!(ids(&store), ["r2"]);
+
+    // Another user renames it while our delete is in flight: it stays hidden.
+    s.publish("updated", r#"{"id":"r1","name":"Owner"}"#);
+    s.publish("updated", r#"{"id":"r2","name":"Reader"}"#);
+    until(&mut changes, "their updates", || name(&store, "r2").as_deref() == Some("Reader")).await;
+    assert!(store.get("r1".into()).is_undefined(), "still hidden under the pending delete");
+    assert_eq!(ids(&store), ["r2"]);
+
+    api.reject.call1(&JsValue::NULL, &js_sys::Error::new("403 from the API").into()).unwrap();
+    let _ = JsFuture::from(result).await.unwrap_err();
+    assert_eq!(name(&store, "r1").as_deref(), Some("Owner"), "back, with the update that arrived meanwhile");
+    let mut shown = ids(&store);
+    shown.sort();
+    assert_eq!(shown, ["r1", "r2"]);
+
+    // A delete that succeeds: gone, and the server's own delete event changes nothing more.
+    let api = Deferred::new();
+    let result = store.perform_optimistic_delete("r2".into(), api.api_call()).unwrap();
+    api.resolve.call1(&JsValue::NULL, &JsValue::UNDEFINED).unwrap();
+    JsFuture::from(result).await.unwrap();
+    s.publish("deleted", r#"{"id":"r2"}"#);
+    s.publish("updated", r#"{"id":"r1","name":"Root"}"#);
+    until(&mut changes, "the echo, then a rename", || name(&store, "r1").as_deref() == Some("Root")).await;
+    assert!(store.get("r2".into()).is_undefined());
+    assert_eq!(ids(&store), ["r1"]);
+    assert_eq!(store.size(), 1);
+    store.dispose();
+}
+
+#[wasm_bindgen_test]
 async fn a_successful_update_resolves_with_the_servers_item() {
     let s = setup().await;
     let (store, _changes) = s.store("{}");
