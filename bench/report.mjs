@@ -196,7 +196,9 @@ md('## Machine, versions, commands');
 md();
 md(`- ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${fmt(os.totalmem() / 2 ** 30, 0)} GiB, ${sh('uname -sr')}`);
 md(`- ${sh('rustc --version')}; ${sh('/usr/bin/chromium --version')}; Node ${process.version}`);
-md(`- measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC at commit ${sh('git rev-parse --short HEAD')}`);
+// The run's own record (scripts/bench.sh), so a report regenerated later still names what was measured.
+const run = existsSync('target/bench/run.json') ? JSON.parse(readFileSync('target/bench/run.json', 'utf8')) : { commit: sh('git rev-parse --short HEAD'), at: new Date().toISOString().slice(0, 16).replace('T', ' ') };
+md(`- measured ${run.at} UTC at commit ${run.commit}${run.dirty ? ' with uncommitted changes' : ''}`);
 md('- `make bench` runs, in order: `node bench/size.mjs`, `bash scripts/twiggy-top.sh`, `node bench/store.mjs`, `node bench/latency.mjs`, `node bench/fanout.mjs`, `node bench/tabs.mjs`, `node bench/presence.mjs`, `node bench/report.mjs` (see scripts/bench.sh). Each script says at its top what it measures and how.');
 md();
 

@@ -12,6 +12,9 @@ if [ ! -f bench/node_modules/.package-lock.json ] || [ bench/package-lock.json -
   (cd bench && npm ci --no-audit --no-fund --loglevel=error)
 fi
 export NODE_PATH=$PWD/bench/node_modules
+# What was measured, for the report (which may be regenerated later, from a later commit).
+mkdir -p target/bench
+printf '{"commit":"%s","dirty":%s,"at":"%s"}\n' "$(git rev-parse --short HEAD)" "$([ -n "$(git status --porcelain --untracked-files=no)" ] && echo true || echo false)" "$(date -u '+%Y-%m-%d %H:%M')" > target/bench/run.json
 node bench/size.mjs
 bash scripts/twiggy-top.sh >/dev/null
 node bench/store.mjs
