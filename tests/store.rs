@@ -89,6 +89,11 @@ async fn until(rx: &mut futures::channel::mpsc::UnboundedReceiver<(JsValue, JsVa
     }
 }
 
+/// The ids of `items()`, in order.
+fn ids(store: &RealtimeStore) -> Vec<String> {
+    store.items().iter().map(|i| get(&i, "id").as_string().unwrap()).collect()
+}
+
 fn name(store: &RealtimeStore, id: &str) -> Option<String> {
     let item = store.get(id.into());
     if item.is_undefined() {
@@ -128,8 +133,7 @@ async fn events_from_the_gateway_create_update_and_delete_items_and_unchanged_it
     s.publish("deleted", r#"{"id":"r2"}"#);
     until(&mut changes, "delete", || store.size() == 2).await;
     assert!(store.get("r2".into()).is_undefined());
-    let ids: Vec<String> = store.items().iter().map(|i| get(&i, "id").as_string().unwrap()).collect();
-    assert_eq!(ids, ["r1", "r3"]);
+    assert_eq!(ids(&store), ["r1", "r3"]);
     store.dispose();
 }
 
@@ -174,7 +178,6 @@ async fn an_optimistic_delete_hides_the_item_until_it_fails_and_then_shows_the_s
     let (store, mut changes) = s.store("{}");
     store.replace_all(json(r#"[{"id":"r1","name":"Admin"},{"id":"r2","name":"Viewer"}]"#)).unwrap();
     barrier(&s.me, &s.feature).await;
-    let ids = |store: &RealtimeStore| -> Vec<String> { store.items().iter().map(|i| get(&i, "id").as_string().unwrap()).collect() };
 
     let api = Deferred::new();
     let result = store.perform_optimistic_delete("r1".into(), api.api_call()).unwrap();
