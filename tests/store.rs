@@ -120,7 +120,7 @@ async fn events_from_the_gateway_create_update_and_delete_items_and_unchanged_it
     assert!(Object::is(&before.get(1), &after.get(1)), "the untouched item is the same object");
     assert_eq!(get(&after.get(0), "name").as_string().unwrap(), "Owner");
 
-    // A new item comes last; the list is patched, not rebuilt, and the others stay the same objects.
+    // A new item comes last, and the others stay the same objects.
     s.publish("created", r#"{"id":"r3","name":"Guest"}"#);
     s.publish("updated", r#"{"id":"r2","name":"Reader"}"#);
     until(&mut changes, "insert", || store.size() == 3 && name(&store, "r2").as_deref() == Some("Reader")).await;
@@ -134,6 +134,32 @@ async fn events_from_the_gateway_create_update_and_delete_items_and_unchanged_it
     until(&mut changes, "delete", || store.size() == 2).await;
     assert!(store.get("r2".into()).is_undefined());
     assert_eq!(ids(&store), ["r1", "r3"]);
+    store.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn number_keys_and_keys_named_like_object_internals_are_ordinary_keys() {
+    let s = setup().await;
+    let (store, mut changes) = s.store("{}");
+    barrier(&s.me, &s.feature).await;
+    let items = r#"[{"id":1,"name":"One"},{"id":"__proto__","name":"Proto"},{"id":"constructor","name":"Ctor"},{"id":"toString","name":"Str"}]"#;
+    store.replace_all(json(items)).unwrap();
+    assert_eq!(store.size(), 4);
+    assert_eq!(name(&store, "__proto__").as_deref(), Some("Proto"));
+    assert_eq!(name(&store, "constructor").as_deref(), Some("Ctor"));
+    assert_eq!(name(&store, "toString").as_deref(), Some("Str"));
+    assert!(store.get("valueOf".into()).is_undefined(), "no key the items do not have");
+    assert!(store.get("hasOwnProperty".into()).is_undefined());
+    // The number 1 and the text "1" are one key, as property names are.
+    assert_eq!(get(&store.get(1.into()), "name").as_string().as_deref(), Some("One"));
+    s.publish("updated", r#"{"id":"1","name":"Uno"}"#);
+    until(&mut changes, "update by text", || name(&store, "1").as_deref() == Some("Uno")).await;
+    assert_eq!(store.size(), 4);
+    s.publish("deleted", r#"{"id":"__proto__"}"#);
+    until(&mut changes, "delete", || store.size() == 3).await;
+    assert!(store.get("__proto__".into()).is_undefined());
+    let names: Vec<String> = store.items().iter().map(|i| get(&i, "name").as_string().unwrap()).collect();
+    assert_eq!(names, ["Uno", "Ctor", "Str"]);
     store.dispose();
 }
 
