@@ -212,6 +212,39 @@ async fn a_silent_gateway_is_detected_by_the_heartbeat_timeout_and_replaced() {
     c.disconnect();
 }
 
+/// Sets the page's wall clock (`Date.now`) back by `ms` until dropped.
+struct ClockSetBack;
+
+impl ClockSetBack {
+    fn by(ms: u32) -> Self {
+        js_sys::Function::new_with_args("ms", "const real = Date.now; Date.now = () => real() - ms; Date.now.real = real;")
+            .call1(&JsValue::NULL, &ms.into())
+            .unwrap();
+        ClockSetBack
+    }
+}
+
+impl Drop for ClockSetBack {
+    fn drop(&mut self) {
+        let _ = js_sys::Function::new_no_args("if (Date.now.real) Date.now = Date.now.real;").call0(&JsValue::NULL);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_wall_clock_set_back_an_hour_does_not_delay_the_heartbeat_timeout() {
+    // An NTP step or a user changing the time must not keep a dead socket alive for an hour.
+    let (c, mut st) =
+        connected(r#"{"heartbeatTimeout":1500,"connectTimeout":1000,"backoff":{"min":50,"max":200},"maxReconnectAttempts":1000}"#).await;
+    let clock = ClockSetBack::by(3_600_000);
+    gateway("pause").await;
+    let paused = st.until("reconnecting", 10_000).await;
+    gateway("resume").await;
+    drop(clock);
+    st.until("connected", 15_000).await;
+    assert_eq!(paused.0, ["reconnecting"]);
+    c.disconnect();
+}
+
 #[wasm_bindgen_test]
 async fn malformed_frames_go_to_on_error_and_never_reach_subscribers_or_stop_later_events() {
     let f = fresh_feature("fuzz");

@@ -72,7 +72,7 @@ async function livestate(withStore = true): Promise<Variant & { wasmBytes: () =>
   class FakeSocket {
     readyState = 0;
     onopen: ((e: unknown) => void) | null = null;
-    onmessage: ((e: { data: string }) => void) | null = null;
+    onmessage: ((e: { data: string; timeStamp?: number }) => void) | null = null;
     onclose: ((e: unknown) => void) | null = null;
     onerror: ((e: unknown) => void) | null = null;
     constructor(public url: string) {
@@ -105,7 +105,9 @@ async function livestate(withStore = true): Promise<Variant & { wasmBytes: () =>
   return {
     apply(batch) {
       const deliver = socket!.onmessage!;
-      for (const data of batch) deliver({ data });
+      // Each with its time, as a browser's MessageEvent has it (this batch arrives at once).
+      const timeStamp = performance.now();
+      for (const data of batch) deliver({ data, timeStamp });
       return Promise.resolve(); // the store's change notification is a microtask
     },
     read: (id) => (store ? (store.items(), store.get(id)) : last),

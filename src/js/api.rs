@@ -474,13 +474,15 @@ fn store_out(l: &mut Ledger, r: f64, io: &mut Vec<f64>, dirty: &mut Vec<u32>, pa
     }
 }
 
-/// A server item for `slot`: `kind` 0 created, 1 updated; `version` NaN for none. The store
-/// record's result is 1 if applied (the item is the slot's confirmed item now).
+/// A server item for `slot`: `kind` 0 created, 1 updated; `version` NaN for none. The result
+/// is 0 if ignored, otherwise the item is the slot's confirmed item now: 1, or 3 when nothing is
+/// pending on the slot (its view is that item, and the record says nothing more).
 #[no_mangle]
 pub extern "C" fn ls_store_server(c: u32, store: u32, slot: u32, kind: u32, version: f64) -> f64 {
     store_call(c, store, |l, _| {
         let version = (!version.is_nan()).then_some(version);
-        (l.server(slot, version, kind == 0) as u8).into()
+        // 3 when nothing is pending on the slot: no conflict, and its view is the new item.
+        f64::from(l.server(slot, version, kind == 0) as u8 * if l.status(slot).0 == 0 { 3 } else { 1 })
     })
 }
 

@@ -297,16 +297,18 @@ export class RealtimeClient {
     this._notify([[1, event]]);
   }
 
+  // The session's clock is the page's monotonic one (performance.now(), and a frame's event
+  // timeStamp): a change of the wall clock cannot stretch or cut a heartbeat timeout.
   _input(kind, gen, a, b) {
-    return this._act(wasm.x.ls_input_event(this._c, kind, gen, a, b, Date.now()));
+    return this._act(wasm.x.ls_input_event(this._c, kind, gen, a, b, performance.now()));
   }
 
   // What the wire reports. Each returns false when the client is busy performing (a socket
   // delivered from inside our own `send`): the wire then tries again in a microtask.
 
-  _event(gen, feature, entity, action, seq, epoch, message, data, inBatch) {
+  _event(gen, feature, entity, action, seq, epoch, message, data, inBatch, now) {
     if (this._busy) return false;
-    wasm.x.ls_event(this._c, gen, feature, entity, action, seq, epoch, inBatch ? 1 : 0, Date.now());
+    wasm.x.ls_event(this._c, gen, feature, entity, action, seq, epoch, inBatch ? 1 : 0, now);
     const f = out();
     const at = wasm.at;
     const n = wasm.n;
@@ -344,9 +346,9 @@ export class RealtimeClient {
     }
   }
 
-  _frame(gen, code) {
+  _frame(gen, code, now) {
     if (this._busy) return false;
-    this._act(wasm.x.ls_frame(this._c, gen, code === -1 ? 1 : 0, Date.now()));
+    this._act(wasm.x.ls_frame(this._c, gen, code === -1 ? 1 : 0, now));
     const env = this._wire.env;
     if (code === -1) this._error(env.report());
     else if (code === -2) this._control(gen, env);
@@ -517,7 +519,7 @@ export class RealtimeClient {
   /** Publishes an event through the gateway; see the declaration. */
   send(event) {
     const frame = publishFrame(event, this._maxSize);
-    const v = this._act(wasm.x.ls_send(this._c, Date.now()));
+    const v = this._act(wasm.x.ls_send(this._c, performance.now()));
     if (v === 0 && this._wire.send(frame)) return Promise.resolve();
     if (v === 0 || v === -1) throw notConnected("not connected: send() needs status 'connected'");
     if (v === -2) return Promise.reject(livestateError(3, 'the outbox is full'));

@@ -118,7 +118,10 @@ export class RealtimeStore {
       if (slot < 0) return this._refuse(action);
       const version = this._version ? finite(itemVersion(data, this._version)) : NaN;
       const applied = wasm.x.ls_store_server(c, this._sid, slot, op, version);
-      this._record(applied === 1 ? slot : -1, data);
+      // 3: nothing pending on the slot, so no view apart to rebuild (`_over` holds only slots
+      // with an operation on top); 0: ignored, nothing changed.
+      if (applied === 3) this._confirmed[slot] = data;
+      else if (applied) this._record(slot, data);
       const hook = op === 0 ? h.onCreated : h.onUpdated;
       if (hook) this._hook(hook, data);
     } else if (op === 2) {

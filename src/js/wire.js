@@ -12,6 +12,7 @@ export class Wire {
      *  (undefined where the browser cannot share); sockets are then virtual. */
     this.sharing = undefined;
     this.env = new Envelope();
+    this.last = [undefined, undefined, undefined, undefined, 0, 0, 0, 0];
     this.ws = null;
     this.gen = 0;
     this.timers = [];
@@ -51,36 +52,49 @@ export class Wire {
     ws.onopen = () => this.inlet._opened(gen);
     // No onerror: the browser always follows an error with a close event.
     ws.onclose = (e) => this.gone(gen) && this.inlet._closed(gen, e.code, e.reason);
-    ws.onmessage = (e) => this.message(gen, e.data);
+    ws.onmessage = (e) => this.message(gen, e.data, e.timeStamp);
   }
   gone(gen) {
     if (gen === this.gen) this.ws = null;
     return true;
   }
-  message(gen, text) {
+  /** Frame `text` of socket `gen`, which arrived at `t` (the message event's timeStamp: the
+   *  session's clock without a clock call per frame; the page's clock where the event has none,
+   *  or an old browser's is the wall clock). */
+  message(gen, text, t) {
+    if (!(t > 0 && t < 1e11)) t = performance.now();
     const env = this.env;
     const code = env.parse(text);
     // A socket that delivers while the client is busy with it (from inside `send`, say) is
     // heard again in a microtask, in order.
-    if (!(code >= 0 ? this.event(gen, code, false) : this.inlet._frame(gen, code))) {
-      queueMicrotask(() => this.message(gen, text));
+    if (!(code >= 0 ? this.event(gen, code, false, t) : this.inlet._frame(gen, code, t))) {
+      queueMicrotask(() => this.message(gen, text, t));
       return;
     }
     if (code === -3) {
       // The batch frame counted as a sign of life; its events follow, each checked alone.
       for (let i = 0, n = env.count(); i < n; i++) {
         const c = env.item(i);
-        if (c >= 0) this.event(gen, c, true);
+        if (c >= 0) this.event(gen, c, true, t);
         else this.inlet._invalid();
       }
     }
   }
-  event(gen, code, inBatch) {
+  event(gen, code, inBatch, t) {
     const m = this.env.message();
-    const c = this.inlet;
-    const epoch = code & 32 ? c._id(m.epoch) : -1;
+    const epoch = code & 32 ? this.id(3, m.epoch) : -1;
     const seq = code & 16 ? Math.floor(code / 64) : -1;
-    return c._event(gen, c._id(m.feature), c._id(m.entity), c._id(m.action), seq, epoch, m, m.data, inBatch);
+    return this.inlet._event(gen, this.id(0, m.feature), this.id(1, m.entity), this.id(2, m.action), seq, epoch, m, m.data, inBatch, t);
+  }
+  /** The client's id of an event's name `i` (feature, entity, action, epoch): most events
+   *  repeat the previous one's names, and an id never changes. */
+  id(i, name) {
+    const k = this.last;
+    if (k[i] !== name) {
+      k[i] = name;
+      k[i + 4] = this.inlet._id(name);
+    }
+    return k[i + 4];
   }
   /** Sends a text frame; false if there is no open socket. */
   send(text) {
