@@ -245,6 +245,56 @@ async fn a_wall_clock_set_back_an_hour_does_not_delay_the_heartbeat_timeout() {
     c.disconnect();
 }
 
+/// Puts a WebSocket double on the page whose message events are stamped with the wall clock
+/// (as old browsers stamped them) and that falls silent after its welcome and one event (whose
+/// stamp alone says when the socket was last heard); restores the real one when dropped.
+struct WallClockStampedSocket(js_sys::Function);
+
+impl WallClockStampedSocket {
+    fn install() -> Self {
+        let install = js_sys::Function::new_no_args(
+            r#"
+            const Real = globalThis.WebSocket;
+            globalThis.WebSocket = class {
+              constructor() {
+                this.readyState = 0;
+                setTimeout(() => {
+                  this.readyState = 1;
+                  this.onopen && this.onopen({});
+                  const meta = { timestamp: 't', userId: 'u', sessionId: 's', featureVersion: '1.0', priority: 'normal' };
+                  const event = { type: 'event', feature: 'rbac', entity: 'role', action: 'created', data: { id: 'r1' }, meta };
+                  for (const f of [{ type: 'welcome', connectionId: '1', heartbeat: 500 }, event]) {
+                    this.onmessage && this.onmessage({ data: JSON.stringify(f), timeStamp: Date.now() });
+                  }
+                });
+              }
+              send() {}
+              close() {}
+            };
+            return () => { globalThis.WebSocket = Real; };
+            "#,
+        );
+        Self(install.call0(&JsValue::NULL).unwrap().into())
+    }
+}
+
+impl Drop for WallClockStampedSocket {
+    fn drop(&mut self) {
+        let _ = self.0.call0(&JsValue::NULL);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn events_stamped_with_the_wall_clock_do_not_keep_a_silent_socket_alive() {
+    let _double = WallClockStampedSocket::install();
+    let c = client(r#"{"url":"ws://double.invalid/ws","heartbeatTimeout":1500,"backoff":{"min":50,"max":200}}"#);
+    let mut st = Statuses::watch(&c);
+    c.connect(None);
+    st.until("connected", 5_000).await;
+    st.until("reconnecting", 5_000).await;
+    c.disconnect();
+}
+
 #[wasm_bindgen_test]
 async fn malformed_frames_go_to_on_error_and_never_reach_subscribers_or_stop_later_events() {
     let f = fresh_feature("fuzz");

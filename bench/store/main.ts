@@ -83,7 +83,7 @@ async function livestate(withStore = true): Promise<Variant & { wasmBytes: () =>
         this.deliver({ type: 'welcome', connectionId: '1', heartbeat: 3_600_000 });
       });
     }
-    deliver(frame: object) { this.onmessage?.({ data: JSON.stringify(frame) }); }
+    deliver(frame: object) { this.onmessage?.({ data: JSON.stringify(frame), timeStamp: performance.now() }); }
     send(text: string) {
       const frame = JSON.parse(text);
       if (frame.type === 'subscribe') {

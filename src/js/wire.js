@@ -13,6 +13,7 @@ export class Wire {
     this.sharing = undefined;
     this.env = new Envelope();
     this.last = [undefined, undefined, undefined, undefined, 0, 0, 0, 0];
+    this.stamped = undefined;
     this.ws = null;
     this.gen = 0;
     this.timers = [];
@@ -49,6 +50,7 @@ export class Wire {
     this.close(this.gen);
     this.ws = ws;
     this.gen = gen;
+    this.stamped = undefined;
     ws.onopen = () => this.inlet._opened(gen);
     // No onerror: the browser always follows an error with a close event.
     ws.onclose = (e) => this.gone(gen) && this.inlet._closed(gen, e.code, e.reason);
@@ -58,11 +60,16 @@ export class Wire {
     if (gen === this.gen) this.ws = null;
     return true;
   }
-  /** Frame `text` of socket `gen`, which arrived at `t` (the message event's timeStamp: the
-   *  session's clock without a clock call per frame; the page's clock where the event has none,
-   *  or an old browser's is the wall clock). */
+  /** Frame `text` of socket `gen`, which arrived at `t`: the message event's timeStamp is the
+   *  session's clock without a clock call per frame, once a socket's first frame showed that
+   *  it is the page's clock (old browsers stamp events with the wall clock or the system's
+   *  uptime; a relayed frame has no stamp). */
   message(gen, text, t) {
-    if (!(t > 0 && t < 1e11)) t = performance.now();
+    if (this.stamped !== true) {
+      const now = performance.now();
+      this.stamped ??= t > 0 && Math.abs(now - t) < 1000;
+      if (!this.stamped) t = now;
+    }
     const env = this.env;
     const code = env.parse(text);
     // A socket that delivers while the client is busy with it (from inside `send`, say) is
