@@ -212,21 +212,24 @@ async fn a_silent_gateway_is_detected_by_the_heartbeat_timeout_and_replaced() {
     c.disconnect();
 }
 
-/// Sets the page's wall clock (`Date.now`) back by `ms` until dropped.
-struct ClockSetBack;
+/// A change to the page's globals (a WebSocket double, a wall clock set back) that lasts until
+/// dropped: `js` makes the change and returns the function that undoes it.
+struct PageOverride(js_sys::Function);
 
-impl ClockSetBack {
-    fn by(ms: u32) -> Self {
-        js_sys::Function::new_with_args("ms", "const real = Date.now; Date.now = () => real() - ms; Date.now.real = real;")
-            .call1(&JsValue::NULL, &ms.into())
-            .unwrap();
-        ClockSetBack
+impl PageOverride {
+    fn install(js: &str) -> Self {
+        Self(js_sys::Function::new_no_args(js).call0(&JsValue::NULL).unwrap().into())
+    }
+
+    /// The page's wall clock (`Date.now`) set back by `ms`.
+    fn clock_set_back(ms: u32) -> Self {
+        Self::install(&format!("const real = Date.now; Date.now = () => real() - {ms}; return () => {{ Date.now = real; }};"))
     }
 }
 
-impl Drop for ClockSetBack {
+impl Drop for PageOverride {
     fn drop(&mut self) {
-        let _ = js_sys::Function::new_no_args("if (Date.now.real) Date.now = Date.now.real;").call0(&JsValue::NULL);
+        let _ = self.0.call0(&JsValue::NULL);
     }
 }
 
@@ -235,7 +238,7 @@ async fn a_wall_clock_set_back_an_hour_does_not_delay_the_heartbeat_timeout() {
     // An NTP step or a user changing the time must not keep a dead socket alive for an hour.
     let (c, mut st) =
         connected(r#"{"heartbeatTimeout":1500,"connectTimeout":1000,"backoff":{"min":50,"max":200},"maxReconnectAttempts":1000}"#).await;
-    let clock = ClockSetBack::by(3_600_000);
+    let clock = PageOverride::clock_set_back(3_600_000);
     gateway("pause").await;
     let paused = st.until("reconnecting", 10_000).await;
     gateway("resume").await;
@@ -245,48 +248,45 @@ async fn a_wall_clock_set_back_an_hour_does_not_delay_the_heartbeat_timeout() {
     c.disconnect();
 }
 
-/// Puts a WebSocket double on the page whose message events are stamped with the wall clock
-/// (as old browsers stamped them) and that falls silent after its welcome and one event (whose
-/// stamp alone says when the socket was last heard); restores the real one when dropped.
-struct WallClockStampedSocket(js_sys::Function);
-
-impl WallClockStampedSocket {
-    fn install() -> Self {
-        let install = js_sys::Function::new_no_args(
-            r#"
-            const Real = globalThis.WebSocket;
-            globalThis.WebSocket = class {
-              constructor() {
-                this.readyState = 0;
-                setTimeout(() => {
-                  this.readyState = 1;
-                  this.onopen && this.onopen({});
-                  const meta = { timestamp: 't', userId: 'u', sessionId: 's', featureVersion: '1.0', priority: 'normal' };
-                  const event = { type: 'event', feature: 'rbac', entity: 'role', action: 'created', data: { id: 'r1' }, meta };
-                  for (const f of [{ type: 'welcome', connectionId: '1', heartbeat: 500 }, event]) {
-                    this.onmessage && this.onmessage({ data: JSON.stringify(f), timeStamp: Date.now() });
-                  }
-                });
-              }
-              send() {}
-              close() {}
-            };
-            return () => { globalThis.WebSocket = Real; };
-            "#,
-        );
-        Self(install.call0(&JsValue::NULL).unwrap().into())
-    }
+/// A WebSocket double whose message events are stamped with the wall clock (as old browsers
+/// stamped them) and that falls silent after its welcome and one event (whose stamp alone says
+/// when the socket was last heard).
+fn wall_clock_stamped_socket() -> PageOverride {
+    socket_double(
+        "this.deliver({ type: 'welcome', connectionId: '1', heartbeat: 500 }, Date.now());
+         this.deliver({ type: 'event', feature: 'rbac', entity: 'role', action: 'created', data: { id: 'r1' }, meta }, Date.now());",
+        "",
+    )
 }
 
-impl Drop for WallClockStampedSocket {
-    fn drop(&mut self) {
-        let _ = self.0.call0(&JsValue::NULL);
-    }
+/// A WebSocket double in place of the page's: once open it runs `opened`, and `sent` for each
+/// frame sent (`text`); both may call `this.deliver(frame, timeStamp)` and use an event `meta`.
+fn socket_double(opened: &str, sent: &str) -> PageOverride {
+    PageOverride::install(&format!(
+        r#"
+        const Real = globalThis.WebSocket;
+        const meta = {{ timestamp: 't', userId: 'u', sessionId: 's', featureVersion: '1.0', priority: 'normal' }};
+        globalThis.WebSocket = class {{
+          constructor() {{
+            this.readyState = 0;
+            setTimeout(() => {{
+              this.readyState = 1;
+              this.onopen && this.onopen({{}});
+              {opened}
+            }});
+          }}
+          deliver(f, timeStamp) {{ this.onmessage && this.onmessage({{ data: JSON.stringify(f), timeStamp }}); }}
+          send(text) {{ {sent} }}
+          close() {{}}
+        }};
+        return () => {{ globalThis.WebSocket = Real; }};
+        "#
+    ))
 }
 
 #[wasm_bindgen_test]
 async fn events_stamped_with_the_wall_clock_do_not_keep_a_silent_socket_alive() {
-    let _double = WallClockStampedSocket::install();
+    let _double = wall_clock_stamped_socket();
     let c = client(r#"{"url":"ws://double.invalid/ws","heartbeatTimeout":1500,"backoff":{"min":50,"max":200}}"#);
     let mut st = Statuses::watch(&c);
     c.connect(None);
@@ -477,51 +477,21 @@ async fn outbox_messages_that_wait_too_long_or_outlive_the_client_are_rejected_w
     assert_eq!(get(&dropped, "code").as_string().unwrap(), "disconnected");
 }
 
-/// Puts a WebSocket double on the page that answers `subscribe` from inside `send` (no browser
-/// socket does that, but nothing stops a polyfill or a test double) and restores the real one
-/// when dropped.
-struct ReentrantSocket(js_sys::Function);
-
-impl ReentrantSocket {
-    fn install() -> Self {
-        let install = js_sys::Function::new_no_args(
-            r#"
-            const Real = globalThis.WebSocket;
-            globalThis.WebSocket = class {
-              constructor() {
-                this.readyState = 0;
-                setTimeout(() => {
-                  this.readyState = 1;
-                  this.onopen && this.onopen({});
-                  this.deliver({ type: 'welcome', connectionId: '1', heartbeat: 60000 });
-                });
-              }
-              deliver(f) { this.onmessage && this.onmessage({ data: JSON.stringify(f) }); }
-              send(text) {
-                const f = JSON.parse(text);
-                if (f.type !== 'subscribe') return;
-                this.deliver({ type: 'subscribed', features: f.features, streams: { rbac: { epoch: 'e', seq: 0 } } });
-                const meta = { timestamp: 't', userId: 'u', sessionId: 's', featureVersion: '1.0', priority: 'normal' };
-                this.deliver({ type: 'event', feature: 'rbac', entity: 'role', action: 'created', data: { id: 'r1' }, meta, seq: 1, epoch: 'e' });
-              }
-              close() {}
-            };
-            return () => { globalThis.WebSocket = Real; };
-            "#,
-        );
-        Self(install.call0(&JsValue::NULL).unwrap().into())
-    }
-}
-
-impl Drop for ReentrantSocket {
-    fn drop(&mut self) {
-        let _ = self.0.call0(&JsValue::NULL);
-    }
+/// A WebSocket double that answers `subscribe` from inside `send` (no browser socket does that,
+/// but nothing stops a polyfill or a test double).
+fn reentrant_socket() -> PageOverride {
+    socket_double(
+        "this.deliver({ type: 'welcome', connectionId: '1', heartbeat: 60000 });",
+        "const f = JSON.parse(text);
+         if (f.type !== 'subscribe') return;
+         this.deliver({ type: 'subscribed', features: f.features, streams: { rbac: { epoch: 'e', seq: 0 } } });
+         this.deliver({ type: 'event', feature: 'rbac', entity: 'role', action: 'created', data: { id: 'r1' }, meta, seq: 1, epoch: 'e' });",
+    )
 }
 
 #[wasm_bindgen_test]
 async fn frames_a_socket_delivers_from_inside_send_are_handled_right_after_it_not_lost() {
-    let _double = ReentrantSocket::install();
+    let _double = reentrant_socket();
     let c = client(r#"{"url": "ws://double.invalid/ws"}"#);
     let mut inbox = on_feature(&c, "rbac");
     let mut st = Statuses::watch(&c);

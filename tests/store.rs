@@ -70,6 +70,13 @@ impl Setup {
         (store, rx)
     }
 
+    /// A plain store, once the gateway has its subscription (so published events reach it).
+    async fn subscribed_store(&self) -> (RealtimeStore, futures::channel::mpsc::UnboundedReceiver<(JsValue, JsValue)>) {
+        let store = self.store("{}");
+        barrier(&self.me, &self.feature).await;
+        store
+    }
+
     fn store_with_hook(&self, hook: &str, f: &Function) -> RealtimeStore {
         let o = json("{}");
         Reflect::set(&o, &hook.into(), f).unwrap();
@@ -89,9 +96,14 @@ async fn until(rx: &mut futures::channel::mpsc::UnboundedReceiver<(JsValue, JsVa
     }
 }
 
+/// One text field of each of `items()`, in order.
+fn column(store: &RealtimeStore, field: &str) -> Vec<String> {
+    store.items().iter().map(|i| get(&i, field).as_string().unwrap()).collect()
+}
+
 /// The ids of `items()`, in order.
 fn ids(store: &RealtimeStore) -> Vec<String> {
-    store.items().iter().map(|i| get(&i, "id").as_string().unwrap()).collect()
+    column(store, "id")
 }
 
 fn name(store: &RealtimeStore, id: &str) -> Option<String> {
@@ -105,8 +117,7 @@ fn name(store: &RealtimeStore, id: &str) -> Option<String> {
 #[wasm_bindgen_test]
 async fn events_from_the_gateway_create_update_and_delete_items_and_unchanged_items_keep_their_identity() {
     let s = setup().await;
-    let (store, mut changes) = s.store("{}");
-    barrier(&s.me, &s.feature).await;
+    let (store, mut changes) = s.subscribed_store().await;
     s.publish("created", r#"{"id":"r1","name":"Admin"}"#);
     s.publish("created", r#"{"id":"r2","name":"Viewer"}"#);
     until(&mut changes, "two items", || store.size() == 2).await;
@@ -138,10 +149,37 @@ async fn events_from_the_gateway_create_update_and_delete_items_and_unchanged_it
 }
 
 #[wasm_bindgen_test]
+async fn a_batch_that_changes_few_items_rewrites_only_their_positions_and_appends_new_ones() {
+    // items() after a small batch is patched in place of the changed positions; after one that
+    // changes a quarter of the items or more it is rebuilt. Both must give the same list.
+    let s = setup().await;
+    let (store, mut changes) = s.subscribed_store().await;
+    let items: Vec<String> = (0..8).map(|i| format!(r#"{{"id":"r{i}","name":"N{i}"}}"#)).collect();
+    store.replace_all(json(&format!("[{}]", items.join(",")))).unwrap();
+    let before = store.items();
+    s.publish("updated", r#"{"id":"r3","name":"Three"}"#);
+    s.publish("created", r#"{"id":"r8","name":"Eight"}"#);
+    until(&mut changes, "update and create", || store.size() == 9 && name(&store, "r3").as_deref() == Some("Three")).await;
+    let after = store.items();
+    assert_eq!(column(&store, "name"), ["N0", "N1", "N2", "Three", "N4", "N5", "N6", "N7", "Eight"]);
+    for i in [0, 1, 2, 4, 5, 6, 7] {
+        assert!(Object::is(&before.get(i), &after.get(i)), "item {i} did not change");
+    }
+    // Three of nine changed (a third): rebuilt, with the same order and untouched identities.
+    s.publish("updated", r#"{"id":"r0","name":"Zero"}"#);
+    s.publish("updated", r#"{"id":"r5","name":"Five"}"#);
+    s.publish("deleted", r#"{"id":"r6"}"#);
+    until(&mut changes, "three changes", || store.size() == 8 && name(&store, "r5").as_deref() == Some("Five")).await;
+    let last = store.items();
+    assert_eq!(column(&store, "name"), ["Zero", "N1", "N2", "Three", "N4", "Five", "N7", "Eight"]);
+    assert!(Object::is(&after.get(1), &last.get(1)) && Object::is(&after.get(8), &last.get(7)));
+    store.dispose();
+}
+
+#[wasm_bindgen_test]
 async fn number_keys_and_keys_named_like_object_internals_are_ordinary_keys() {
     let s = setup().await;
-    let (store, mut changes) = s.store("{}");
-    barrier(&s.me, &s.feature).await;
+    let (store, mut changes) = s.subscribed_store().await;
     let items = r#"[{"id":1,"name":"One"},{"id":"__proto__","name":"Proto"},{"id":"constructor","name":"Ctor"},{"id":"toString","name":"Str"}]"#;
     store.replace_all(json(items)).unwrap();
     assert_eq!(store.size(), 4);
@@ -158,8 +196,7 @@ async fn number_keys_and_keys_named_like_object_internals_are_ordinary_keys() {
     s.publish("deleted", r#"{"id":"__proto__"}"#);
     until(&mut changes, "delete", || store.size() == 3).await;
     assert!(store.get("__proto__".into()).is_undefined());
-    let names: Vec<String> = store.items().iter().map(|i| get(&i, "name").as_string().unwrap()).collect();
-    assert_eq!(names, ["Uno", "Ctor", "Str"]);
+    assert_eq!(column(&store, "name"), ["Uno", "Ctor", "Str"]);
     store.dispose();
 }
 
@@ -276,8 +313,7 @@ async fn a_conflict_is_reported_with_base_mine_and_theirs() {
 #[wasm_bindgen_test]
 async fn a_create_with_a_temporary_id_is_not_duplicated_when_its_echo_arrives_first() {
     let s = setup().await;
-    let (store, mut changes) = s.store("{}");
-    barrier(&s.me, &s.feature).await;
+    let (store, mut changes) = s.subscribed_store().await;
     let api = Deferred::new();
     let result = store.perform_optimistic_create(json(r#"{"id":"tmp-1","name":"New"}"#), api.api_call()).unwrap();
     assert_eq!(store.size(), 1);
@@ -318,8 +354,7 @@ async fn custom_actions_reach_the_on_action_hook_and_a_batch_notifies_once() {
 #[wasm_bindgen_test]
 async fn a_disposed_store_no_longer_receives_events() {
     let s = setup().await;
-    let (store, mut changes) = s.store("{}");
-    barrier(&s.me, &s.feature).await;
+    let (store, mut changes) = s.subscribed_store().await;
     s.publish("created", r#"{"id":"r1","name":"A"}"#);
     until(&mut changes, "first item", || store.size() == 1).await;
     store.dispose();
@@ -369,8 +404,7 @@ async fn load_from_a_promise_reports_loading_then_the_items() {
 #[wasm_bindgen_test]
 async fn a_bulk_publish_from_a_backend_reaches_the_store_as_one_change_notification() {
     let s = setup().await;
-    let (store, mut changes) = s.store("{}");
-    barrier(&s.me, &s.feature).await;
+    let (store, mut changes) = s.subscribed_store().await;
     while changes.try_recv().is_ok() {}
     let events: Vec<String> =
         (1..=5).map(|i| format!(r#"{{"feature":"{}","entity":"role","action":"created","data":{{"id":"r{i}"}}}}"#, s.feature)).collect();

@@ -12,7 +12,9 @@ export class Wire {
      *  (undefined where the browser cannot share); sockets are then virtual. */
     this.sharing = undefined;
     this.env = new Envelope();
-    this.last = [undefined, undefined, undefined, undefined, 0, 0, 0, 0];
+    /** The previous event's names (feature, entity, action, epoch) and the client's ids of them. */
+    this.seen = [undefined, undefined, undefined, undefined];
+    this.seenIds = [0, 0, 0, 0];
     this.stamped = undefined;
     this.ws = null;
     this.gen = 0;
@@ -96,12 +98,11 @@ export class Wire {
   /** The client's id of an event's name `i` (feature, entity, action, epoch): most events
    *  repeat the previous one's names, and an id never changes. */
   id(i, name) {
-    const k = this.last;
-    if (k[i] !== name) {
-      k[i] = name;
-      k[i + 4] = this.inlet._id(name);
+    if (this.seen[i] !== name) {
+      this.seen[i] = name;
+      this.seenIds[i] = this.inlet._id(name);
     }
-    return k[i + 4];
+    return this.seenIds[i];
   }
   /** Sends a text frame; false if there is no open socket. */
   send(text) {
